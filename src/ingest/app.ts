@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, {
+  LogController,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyInstance,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { PgBoss } from 'pg-boss';
+import type { Config } from '../config.ts';
+import type { Database } from '../db/client.ts';
+import { EventFlowError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { Authenticator, authorize, type KeyPrincipal, type Principal, type Requirement } from './auth.ts';
+import { sendProblem, toEventFlowError } from './problem.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
+import { eventRoutes } from './routes/events.ts';
+import { opsRoutes, type Readiness } from './routes/ops.ts';
+import { organizationRoutes } from './routes/organizations.ts';
+import { streamRoutes } from './routes/streams.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What the route needs: the platform token or an API key scope. Absent: public. */
+    auth?: Requirement;
+  }
+  interface FastifyRequest {
+    principal: Principal | undefined;
+  }
+}
+
+export interface AppDeps {
+  db: Database;
+  boss: PgBoss;
+  config: Config;
+  logger: Logger;
+  platformToken: string;
+  readiness: () => Promise<Readiness>;
+}
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  Logger,
+  ZodTypeProvider
+>;
+
+/** The organization of the API key that made the request (routes with a scope only). */
+export function organizationOf(request: { principal: Principal | undefined }): string {
+  const principal = request.principal;
+  if (principal?.kind !== 'key') throw new EventFlowError('forbidden', 'this route needs an API key');
+  return principal.organizationId;
+}
+
+export function keyOf(request: { principal: Principal | undefined }): KeyPrincipal {
+  const principal = request.principal;
+  if (principal?.kind !== 'key') throw new EventFlowError('forbidden', 'this route needs an API key');
+  return principal;
+}
+
+/** One log line per request, written when it completes, with the organization bound. */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const principal = request.principal;
+    request.log[error || reply.statusCode >= 500 ? 'error' : 'info'](
+      {
+        method: request.method,
+        route: request.routeOptions.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        org: principal?.kind === 'key' ? principal.organizationId : undefined,
+      },
+      'request',
+    );
+  }
+}
+
+/** Builds the HTTP API without listening, so tests can `inject()` or listen on port 0. */
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    logController: new OneLinePerRequest({ requestIdLogLabel: 'req_id' }),
+    bodyLimit: deps.config.MAX_BODY_BYTES,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // Every body is JSON: anything else answers 415 rather than failing validation as a string.
+  app.removeContentTypeParser('text/plain');
+
+  const authenticator = new Authenticator(deps.db, deps.platformToken);
+  app.decorateRequest('principal', undefined);
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('request-id', request.id);
+    const needs = request.routeOptions.config.auth;
+    if (!needs) return;
+    request.principal = await authenticator.authenticate(request.headers.authorization);
+    const stream = (request.params as { stream?: unknown } | undefined)?.stream;
+    authorize(request.principal, needs, typeof stream === 'string' ? stream : undefined);
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const problem = toEventFlowError(error);
+    if (problem.status >= 500) request.log.error({ err: problem.cause ?? error }, problem.message);
+    return sendProblem(request, reply, problem);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(request, reply, new EventFlowError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  await app.register(opsRoutes, { readiness: deps.readiness });
+  await app.register(organizationRoutes, { db: deps.db });
+  await app.register(apiKeyRoutes, { db: deps.db, authenticator });
+  await app.register(streamRoutes, { db: deps.db });
+  await app.register(eventRoutes, { db: deps.db, boss: deps.boss, config: deps.config });
+  return app;
+}

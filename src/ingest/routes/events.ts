@@ -1,0 +1,194 @@
+import { and, asc, eq, gt, gte, lt, sql } from 'drizzle-orm';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { fromDrizzle, type PgBoss } from 'pg-boss';
+import { v7 as uuidv7 } from 'uuid';
+import { z } from 'zod';
+import type { Config } from '../../config.ts';
+import type { Database } from '../../db/client.ts';
+import { events } from '../../db/schema.ts';
+import { EventFlowError, notFound, type FieldError } from '../../errors.ts';
+import { DISPATCH_QUEUE } from '../../workers/queues.ts';
+import { keyOf, organizationOf } from '../app.ts';
+import { appendEvents, type EnqueueDispatch, type EventToAppend } from '../append.ts';
+import { decodeCursor, toPage } from '../pagination.ts';
+import {
+  appendedSchema,
+  batchAppendedSchema,
+  batchInputSchema,
+  eventInputSchema,
+  eventListQuerySchema,
+  eventParamsSchema,
+  eventSchema,
+  pageOf,
+  problemSchema,
+  streamParamsSchema,
+  type EventInput,
+} from '../schemas.ts';
+import { findStream } from './streams.ts';
+
+type EventRow = typeof events.$inferSelect;
+
+export const presentEvent = (row: EventRow, stream: string) => ({
+  id: row.id,
+  stream,
+  seq: row.seq,
+  type: row.metadata.event_type,
+  version: row.metadata.event_version,
+  occurred_at: row.metadata.occurred_at,
+  source: row.metadata.source,
+  payload: row.payload,
+  context: row.metadata.context,
+  appended_at: row.appendedAt.toISOString(),
+});
+
+const canonicalTime = (value: string) => new Date(value).toISOString();
+
+function toAppend(event: EventInput, now: string): EventToAppend {
+  return {
+    id: event.id?.toLowerCase() ?? uuidv7(),
+    type: event.type,
+    version: event.version,
+    occurredAt: event.occurred_at ? canonicalTime(event.occurred_at) : now,
+    occurredAtSupplied: event.occurred_at !== undefined,
+    source: event.source ?? null,
+    payload: event.payload,
+    context: event.context ?? {},
+  };
+}
+
+/** Checks the limits that depend on configuration and on the batch as a whole. */
+function checkBatch(batch: EventInput[], maxPayloadBytes: number, prefix: string): void {
+  const tooLarge: FieldError[] = [];
+  const duplicates: FieldError[] = [];
+  const seen = new Set<string>();
+  batch.forEach((event, index) => {
+    const at = `${prefix}${index}.`;
+    if (Buffer.byteLength(JSON.stringify(event.payload)) > maxPayloadBytes) {
+      tooLarge.push({ path: `${at}payload`, message: `larger than ${maxPayloadBytes} bytes serialized` });
+    }
+    const id = event.id?.toLowerCase();
+    if (id === undefined) return;
+    if (seen.has(id)) duplicates.push({ path: `${at}id`, message: 'repeats an earlier id in this batch' });
+    seen.add(id);
+  });
+  if (duplicates.length > 0) {
+    throw new EventFlowError('validation_failed', 'event ids repeat inside the batch', { errors: duplicates });
+  }
+  if (tooLarge.length > 0) {
+    throw new EventFlowError('payload_too_large', 'an event payload is over its limit', { errors: tooLarge });
+  }
+}
+
+export const eventRoutes: FastifyPluginAsyncZod<{ db: Database; boss: PgBoss; config: Config }> = async (
+  app,
+  { db, boss, config },
+) => {
+  const enqueue: EnqueueDispatch = (tx, job) => boss.send(DISPATCH_QUEUE, job, { db: fromDrizzle(tx, sql) });
+
+  const append = (request: { params: { stream: string }; principal: Parameters<typeof keyOf>[0]['principal'] }, batch: EventInput[]) => {
+    const key = keyOf(request);
+    const now = new Date().toISOString();
+    return appendEvents(
+      db,
+      enqueue,
+      { organizationId: key.organizationId, streamName: request.params.stream, apiKeyId: key.keyId },
+      batch.map((event) => toAppend(event, now)),
+    );
+  };
+
+  app.post(
+    '/v1/streams/:stream/events',
+    {
+      config: { auth: 'ingest' },
+      schema: {
+        summary: 'Append one event',
+        tags: ['events'],
+        params: streamParamsSchema,
+        body: eventInputSchema,
+        response: { 200: appendedSchema, 201: appendedSchema, 404: problemSchema, 409: problemSchema, 413: problemSchema },
+      },
+    },
+    async (request, reply) => {
+      checkBatch([request.body], config.MAX_PAYLOAD_BYTES, '');
+      const [result] = await append(request, [request.body]);
+      return reply
+        .code(result!.duplicate ? 200 : 201)
+        .send({ id: result!.id, stream: request.params.stream, seq: result!.seq, duplicate: result!.duplicate });
+    },
+  );
+
+  app.post(
+    '/v1/streams/:stream/events/batch',
+    {
+      config: { auth: 'ingest' },
+      schema: {
+        summary: 'Append 1..1000 events, all or nothing',
+        tags: ['events'],
+        params: streamParamsSchema,
+        body: batchInputSchema,
+        response: { 200: batchAppendedSchema, 201: batchAppendedSchema, 404: problemSchema, 409: problemSchema, 413: problemSchema },
+      },
+    },
+    async (request, reply) => {
+      checkBatch(request.body.events, config.MAX_PAYLOAD_BYTES, 'events.');
+      const results = await append(request, request.body.events);
+      return reply.code(results.every((result) => result.duplicate) ? 200 : 201).send({ events: results });
+    },
+  );
+
+  app.get(
+    '/v1/streams/:stream/events',
+    {
+      config: { auth: 'read' },
+      schema: {
+        summary: 'Read events in seq order',
+        tags: ['events'],
+        params: streamParamsSchema,
+        querystring: eventListQuerySchema,
+        response: { 200: pageOf(eventSchema), 404: problemSchema },
+      },
+    },
+    async (request) => {
+      const stream = await findStream(db, organizationOf(request), request.params.stream);
+      const { limit, cursor, after_seq, type, from, to } = request.query;
+      const afterSeq = decodeCursor(cursor, z.number().int().min(0)) ?? after_seq ?? 0;
+      const rows = await db
+        .select()
+        .from(events)
+        .where(
+          and(
+            eq(events.streamId, stream.id),
+            gt(events.seq, afterSeq),
+            type ? eq(sql`${events.metadata}->>'event_type'`, type) : undefined,
+            from ? gte(sql`${events.metadata}->>'occurred_at'`, canonicalTime(from)) : undefined,
+            to ? lt(sql`${events.metadata}->>'occurred_at'`, canonicalTime(to)) : undefined,
+          ),
+        )
+        .orderBy(asc(events.seq))
+        .limit(limit + 1);
+      return toPage(rows, limit, (row) => row.seq, (row) => presentEvent(row, stream.name));
+    },
+  );
+
+  app.get(
+    '/v1/streams/:stream/events/:id',
+    {
+      config: { auth: 'read' },
+      schema: {
+        summary: 'Read one event',
+        tags: ['events'],
+        params: eventParamsSchema,
+        response: { 200: eventSchema, 404: problemSchema },
+      },
+    },
+    async (request) => {
+      const stream = await findStream(db, organizationOf(request), request.params.stream);
+      const [row] = await db
+        .select()
+        .from(events)
+        .where(and(eq(events.organizationId, stream.organizationId), eq(events.id, request.params.id), eq(events.streamId, stream.id)));
+      if (!row) throw notFound(`event ${request.params.id}`);
+      return presentEvent(row, stream.name);
+    },
+  );
+};

@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import { findJsonIssue } from './json-safety.ts';
+
+/**
+ * Request and response schemas: each validates requests, types the handler and is
+ * turned into /openapi.json, so the three never disagree.
+ */
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string().optional(),
+    request_id: z.string().optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
+
+export const STREAM_NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
+export const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
+const MAX_INT4 = 2_147_483_647;
+
+export const streamNameSchema = z.string().regex(STREAM_NAME, 'must match ^[a-z0-9][a-z0-9._-]{0,127}$');
+export const timestampSchema = z.iso.datetime({ offset: true });
+const uuidSchema = z.uuid();
+
+export const listQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().max(512).optional(),
+});
+
+export const pageOf = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), next_cursor: z.string().nullable() });
+
+export const idParamsSchema = z.object({ id: uuidSchema });
+export const streamParamsSchema = z.object({ stream: streamNameSchema });
+export const eventParamsSchema = z.object({ stream: streamNameSchema, id: uuidSchema });
+
+// --- organizations and keys -------------------------------------------------------------
+
+export const scopeSchema = z.enum(['ingest', 'read', 'admin']);
+
+export const createOrganizationSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  slug: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must match ^[a-z0-9][a-z0-9-]{0,62}$'),
+});
+
+export const createApiKeySchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  scopes: z.array(scopeSchema).min(1).max(3),
+  streams: z.array(streamNameSchema).min(1).max(1000).optional(),
+  expires_at: timestampSchema.optional(),
+});
+
+export const apiKeySchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    prefix: z.string(),
+    scopes: z.array(scopeSchema),
+    streams: z.array(z.string()).nullable(),
+    expires_at: z.string().nullable(),
+    revoked_at: z.string().nullable(),
+    last_used_at: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .meta({ id: 'ApiKey' });
+
+export const createdApiKeySchema = apiKeySchema.extend({ key: z.string() }).meta({ id: 'CreatedApiKey' });
+
+export const organizationCreatedSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    slug: z.string(),
+    created_at: z.string(),
+    api_key: z.object({ id: z.uuid(), key: z.string(), scopes: z.array(scopeSchema) }),
+  })
+  .meta({ id: 'OrganizationCreated' });
+
+// --- streams ------------------------------------------------------------------------------
+
+export const createStreamSchema = z.strictObject({
+  name: streamNameSchema,
+  description: z.string().max(2000).optional(),
+});
+
+export const streamSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    description: z.string().nullable(),
+    last_seq: z.number().int(),
+    event_count: z.number().int(),
+    created_at: z.string(),
+  })
+  .meta({ id: 'Stream' });
+
+// --- events -------------------------------------------------------------------------------
+
+export const eventInputSchema = z
+  .strictObject({
+    id: uuidSchema.optional(),
+    type: z.string().regex(EVENT_TYPE, 'must match ^[A-Za-z][A-Za-z0-9_.:-]{0,127}$'),
+    version: z.number().int().min(1).max(MAX_INT4).default(1),
+    occurred_at: timestampSchema.optional(),
+    source: z.string().min(1).max(256).nullable().optional(),
+    payload: z.record(z.string(), z.unknown()),
+    context: z.record(z.string().max(128), z.string().max(1024)).optional(),
+  })
+  .superRefine((event, ctx) => {
+    const issue = findJsonIssue(event);
+    if (issue) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  })
+  .meta({ id: 'EventInput' });
+
+export type EventInput = z.output<typeof eventInputSchema>;
+
+export const MAX_BATCH = 1000;
+export const batchInputSchema = z.strictObject({ events: z.array(eventInputSchema).min(1).max(MAX_BATCH) });
+
+export const appendedSchema = z.object({ id: z.uuid(), stream: z.string(), seq: z.number().int(), duplicate: z.boolean() });
+export const batchAppendedSchema = z.object({
+  events: z.array(z.object({ id: z.uuid(), seq: z.number().int(), duplicate: z.boolean() })),
+});
+
+export const eventSchema = z
+  .object({
+    id: z.uuid(),
+    stream: z.string(),
+    seq: z.number().int(),
+    type: z.string(),
+    version: z.number().int(),
+    occurred_at: z.string(),
+    source: z.string().nullable(),
+    payload: z.record(z.string(), z.unknown()),
+    context: z.record(z.string(), z.string()),
+    appended_at: z.string(),
+  })
+  .meta({ id: 'Event' });
+
+export const eventListQuerySchema = listQuerySchema.extend({
+  after_seq: z.coerce.number().int().min(0).optional(),
+  type: z.string().regex(EVENT_TYPE).optional(),
+  from: timestampSchema.optional(),
+  to: timestampSchema.optional(),
+});

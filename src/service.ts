@@ -1,0 +1,74 @@
+import type { AddressInfo } from 'node:net';
+import { readOrCreateAdminToken } from './admin-token.ts';
+import type { Config } from './config.ts';
+import { createDatabase, createPool } from './db/client.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded.ts';
+import { migrate } from './db/migrate.ts';
+import { buildApp, type App } from './ingest/app.ts';
+import type { Readiness } from './ingest/routes/ops.ts';
+import type { Logger } from './logger.ts';
+import { createBoss } from './workers/queues.ts';
+
+export interface Service {
+  /** The HTTP address, when this process serves the API. */
+  url: string | undefined;
+  /** Stops taking work, finishes what is in flight within the bound, then closes everything. */
+  stop(): Promise<void>;
+}
+
+/** Starts what the role asks for: the database (embedded or not), migrations, API, workers. */
+export async function startService(config: Config, logger: Logger): Promise<Service> {
+  let embedded: EmbeddedPostgres | undefined;
+  let databaseUrl = config.DATABASE_URL;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres(config.EVENTFLOW_DATA_DIR, config.EVENTFLOW_PG_PORT, logger);
+    databaseUrl = embedded.url;
+  }
+
+  let platformToken = config.EVENTFLOW_ADMIN_TOKEN;
+  if (!platformToken) {
+    const generated = await readOrCreateAdminToken(config.EVENTFLOW_DATA_DIR);
+    platformToken = generated.token;
+    // Printed at every start and at any LOG_LEVEL, as the contract says: the path, never the token.
+    process.stderr.write(`eventflow: platform admin token is in ${generated.file}\n`);
+  }
+
+  await migrate(databaseUrl);
+  const pool = createPool(databaseUrl);
+  const db = createDatabase(pool);
+  const withWorkers = config.EVENTFLOW_ROLE !== 'api';
+  const boss = createBoss({ connectionString: databaseUrl, supervise: withWorkers });
+  boss.on('error', (error) => logger.error({ err: error }, 'pg-boss error'));
+  await boss.start();
+  let queueRunning = true;
+  boss.on('stopped', () => (queueRunning = false));
+
+  const readiness = async (): Promise<Readiness> => {
+    const database = await pool.query('select 1').then(
+      () => true,
+      () => false,
+    );
+    const checks: Record<string, boolean> = { database, migrations: true, queue: queueRunning };
+    return { ready: Object.values(checks).every(Boolean), checks };
+  };
+
+  let app: App | undefined;
+  let url: string | undefined;
+  if (config.EVENTFLOW_ROLE !== 'worker') {
+    app = await buildApp({ db, boss, config, logger, platformToken, readiness });
+    await app.listen({ host: config.HOST, port: config.PORT });
+    const address = app.server.address() as AddressInfo;
+    url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    logger.info({ url, role: config.EVENTFLOW_ROLE }, 'eventflow listening');
+  }
+
+  return {
+    url,
+    async stop() {
+      await app?.close();
+      await boss.stop({ graceful: true, timeout: config.SHUTDOWN_TIMEOUT_MS, close: true });
+      await pool.end();
+      await embedded?.stop();
+    },
+  };
+}
