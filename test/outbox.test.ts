@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { installBoss, DISPATCH_QUEUE } from '../src/workers/queues.ts';
+import { startTestApp, PLATFORM_TOKEN, type TestApp } from './helpers/app.ts';
+import { ApiClient, createTenant, type Tenant } from './helpers/client.ts';
+
+let ctx: TestApp;
+let tenant: Tenant;
+
+beforeAll(async () => {
+  ctx = await startTestApp();
+  tenant = await createTenant(new ApiClient(ctx.url, PLATFORM_TOKEN));
+  expect((await tenant.admin.post('/v1/streams', { name: 'orders' })).status).toBe(201);
+});
+afterAll(() => ctx?.close());
+
+async function dispatchJobs(): Promise<{ stream_id: string; first_seq: number; last_seq: number }[]> {
+  const { rows } = await ctx.pool.query(`select data from pgboss.job where name = $1 order by created_on, id`, [DISPATCH_QUEUE]);
+  return rows.map((row: { data: never }) => row.data);
+}
+
+async function storedEventCount(): Promise<number> {
+  const { rows } = await ctx.pool.query('select count(*)::int as n from events');
+  return rows[0].n;
+}
+
+it('commits each append together with one dispatch job naming its seq range', async () => {
+  const stream = await tenant.admin.get('/v1/streams/orders');
+  expect((await tenant.admin.post('/v1/streams/orders/events', { type: 'a', payload: {} })).status).toBe(201);
+  const batch = await tenant.admin.post('/v1/streams/orders/events/batch', {
+    events: [1, 2, 3].map((n) => ({ type: 'b', payload: { n } })),
+  });
+  expect(batch.status).toBe(201);
+  // A resend of stored events appends nothing, so it must not create a job either.
+  const ids = batch.body.events.map((e: { id: string }) => e.id);
+  const resend = await tenant.admin.post('/v1/streams/orders/events/batch', {
+    events: [1, 2, 3].map((n, i) => ({ id: ids[i], type: 'b', payload: { n } })),
+  });
+  expect(resend.status).toBe(200);
+
+  expect(await dispatchJobs()).toEqual([
+    { stream_id: stream.body.id, first_seq: 1, last_seq: 1 },
+    { stream_id: stream.body.id, first_seq: 2, last_seq: 4 },
+  ]);
+  expect(await storedEventCount()).toBe(4);
+});
+
+it('leaves neither events nor a job when the job send fails after the events insert', async () => {
+  const eventsBefore = await storedEventCount();
+  // Dropping the queue (and its jobs) makes pg-boss's own insert fail inside the append
+  // transaction, after the events were inserted and last_seq was bumped.
+  await ctx.boss.deleteQueue(DISPATCH_QUEUE);
+  try {
+    const failed = await tenant.admin.post('/v1/streams/orders/events/batch', {
+      events: [{ type: 'lost', payload: {} }, { type: 'lost', payload: {} }],
+    });
+    expect(failed.status).toBe(500);
+    expect(failed.body.detail).toMatch(/^internal error \(request [0-9a-f-]{36}\)$/);
+    expect(JSON.stringify(failed.body)).not.toContain('pgboss');
+  } finally {
+    await installBoss(ctx.databaseUrl);
+  }
+  expect(await storedEventCount()).toBe(eventsBefore);
+  expect(await dispatchJobs()).toEqual([]);
+  expect((await tenant.admin.get('/v1/streams/orders')).body.last_seq).toBe(4);
+
+  // The queue is back: the next append takes seq 5, with no gap left by the failed one.
+  const stream = await tenant.admin.get('/v1/streams/orders');
+  await restartBoss();
+  const next = await tenant.admin.post('/v1/streams/orders/events', { type: 'after', payload: {} });
+  expect(next.status).toBe(201);
+  expect(next.body.seq).toBe(5);
+  expect(await dispatchJobs()).toEqual([{ stream_id: stream.body.id, first_seq: 5, last_seq: 5 }]);
+});
+
+/** pg-boss caches queue tables; the recreated queue must be looked up afresh. */
+async function restartBoss(): Promise<void> {
+  await ctx.boss.stop({ graceful: false, close: false });
+  await ctx.boss.start();
+}
