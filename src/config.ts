@@ -13,6 +13,11 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   EVENTFLOW_ROLE: z.enum(['api', 'worker', 'all']).default('all'),
   EVENTFLOW_ADMIN_TOKEN: z.string().min(16).optional(),
+  /** 32 bytes, base64: encrypts webhook secrets at rest. Unset: generated in the data dir. */
+  EVENTFLOW_SECRET_KEY: z
+    .string()
+    .refine((value) => Buffer.from(value, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
+    .optional(),
   INGEST_RATE_LIMIT: z.coerce.number().positive().optional(),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
   MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1).default(262_144),

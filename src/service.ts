@@ -7,6 +7,8 @@ import { migrate } from './db/migrate.ts';
 import { buildApp, type App } from './ingest/app.ts';
 import type { Readiness } from './ingest/routes/ops.ts';
 import type { Logger } from './logger.ts';
+import { SecretBox, loadSecretKey } from './secrets.ts';
+import { startWorkers, type Workers } from './workers/index.ts';
 import { createBoss } from './workers/queues.ts';
 
 export interface Service {
@@ -33,8 +35,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     process.stderr.write(`eventflow: platform admin token is in ${generated.file}\n`);
   }
 
+  const box = new SecretBox(await loadSecretKey(config.EVENTFLOW_SECRET_KEY, config.EVENTFLOW_DATA_DIR));
   await migrate(databaseUrl);
-  const pool = createPool(databaseUrl);
+  const pool = createPool(databaseUrl, 20);
   const db = createDatabase(pool);
   const withWorkers = config.EVENTFLOW_ROLE !== 'api';
   const boss = createBoss({ connectionString: databaseUrl, supervise: withWorkers });
@@ -52,10 +55,23 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     return { ready: Object.values(checks).every(Boolean), checks };
   };
 
+  let workers: Workers | undefined;
+  if (withWorkers) {
+    workers = await startWorkers({
+      db,
+      boss,
+      box,
+      logger,
+      connectionString: databaseUrl,
+      allowPrivateWebhooks: config.WEBHOOK_ALLOW_PRIVATE,
+    });
+    logger.info({ role: config.EVENTFLOW_ROLE }, 'eventflow workers started');
+  }
+
   let app: App | undefined;
   let url: string | undefined;
   if (config.EVENTFLOW_ROLE !== 'worker') {
-    app = await buildApp({ db, boss, config, logger, platformToken, readiness });
+    app = await buildApp({ db, boss, config, logger, box, platformToken, readiness });
     await app.listen({ host: config.HOST, port: config.PORT });
     const address = app.server.address() as AddressInfo;
     url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
@@ -67,6 +83,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     async stop() {
       await app?.close();
       await boss.stop({ graceful: true, timeout: config.SHUTDOWN_TIMEOUT_MS, close: true });
+      await workers?.stop();
       await pool.end();
       await embedded?.stop();
     },

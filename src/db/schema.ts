@@ -154,7 +154,28 @@ export const consumerGroups = pgTable(
   ],
 );
 
-/** One row per (group, stream) the group subscribes to: its subscription and its watermark. */
+/** Signing secrets, AES-256-GCM encrypted; a retired one still signs for 24 h. */
+export const consumerGroupSecrets = pgTable(
+  'consumer_group_secrets',
+  {
+    id: uuid('id').primaryKey(),
+    groupId: uuid('group_id')
+      .notNull()
+      .references(() => consumerGroups.id),
+    secretEncrypted: text('secret_encrypted').notNull(),
+    createdAt: createdAt(),
+    retiredAt: timestamp('retired_at', { withTimezone: true }),
+  },
+  (t) => [index('consumer_group_secrets_group_idx').on(t.groupId, t.createdAt)],
+);
+
+/**
+ * One row per (group, stream) the group subscribes to: its subscription, its watermark
+ * (`committed_seq`) and its delivery cursor. Every matching event with seq <= cursor_seq
+ * has been attempted at least once: it is settled, or it waits in delivery_retries.
+ * `generation` fences writers: each commit and each reset bumps it, and a commit that
+ * read an older generation changes nothing.
+ */
 export const consumerOffsets = pgTable(
   'consumer_offsets',
   {
@@ -165,9 +186,66 @@ export const consumerOffsets = pgTable(
       .notNull()
       .references(() => eventStreams.id),
     committedSeq: bigint('committed_seq', { mode: 'number' }).notNull().default(0),
+    cursorSeq: bigint('cursor_seq', { mode: 'number' }).notNull().default(0),
+    generation: bigint('generation', { mode: 'number' }).notNull().default(0),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.groupId, t.streamId] }), index('consumer_offsets_stream_idx').on(t.streamId)],
+);
+
+/**
+ * Events at or below a cursor that failed and wait for their next attempt. Rows with a
+ * dead_letter_id are operator retries of dead letters: they are already settled, so they
+ * do not hold the watermark back and are not bound by order.
+ */
+export const deliveryRetries = pgTable(
+  'delivery_retries',
+  {
+    groupId: uuid('group_id')
+      .notNull()
+      .references(() => consumerGroups.id),
+    streamId: uuid('stream_id')
+      .notNull()
+      .references(() => eventStreams.id),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    eventId: uuid('event_id').notNull(),
+    /** Every attempt so far, across dead-letter retries. */
+    attempts: integer('attempts').notNull(),
+    /** Attempts since the budget was last refreshed (by a dead-letter retry). */
+    budgetUsed: integer('budget_used').notNull(),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull(),
+    lastError: text('last_error'),
+    lastStatusCode: integer('last_status_code'),
+    deadLetterId: uuid('dead_letter_id'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.groupId, t.streamId, t.seq] }),
+    index('delivery_retries_due_idx').on(t.groupId, t.nextAttemptAt),
+  ],
+);
+
+/** Every delivery attempt, for operators (GET /v1/consumer-groups/:id/deliveries). */
+export const deliveryAttempts = pgTable(
+  'delivery_attempts',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    groupId: uuid('group_id')
+      .notNull()
+      .references(() => consumerGroups.id),
+    streamId: uuid('stream_id')
+      .notNull()
+      .references(() => eventStreams.id),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    eventId: uuid('event_id').notNull(),
+    attempt: integer('attempt').notNull(),
+    status: text('status', { enum: ['delivered', 'failed', 'blocked'] }).notNull(),
+    statusCode: integer('status_code'),
+    error: text('error'),
+    responseBody: text('response_body'),
+    durationMs: integer('duration_ms').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('delivery_attempts_group_idx').on(t.groupId, t.id)],
 );
 
 export const deadLetterEvents = pgTable(

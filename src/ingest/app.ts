@@ -14,9 +14,12 @@ import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
 import { EventFlowError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { SecretBox } from '../secrets.ts';
 import { Authenticator, authorize, type KeyPrincipal, type Principal, type Requirement } from './auth.ts';
 import { sendProblem, toEventFlowError } from './problem.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
+import { consumerGroupRoutes } from './routes/consumer-groups.ts';
+import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { eventRoutes } from './routes/events.ts';
 import { opsRoutes, type Readiness } from './routes/ops.ts';
 import { organizationRoutes } from './routes/organizations.ts';
@@ -37,6 +40,7 @@ export interface AppDeps {
   boss: PgBoss;
   config: Config;
   logger: Logger;
+  box: SecretBox;
   platformToken: string;
   readiness: () => Promise<Readiness>;
 }
@@ -122,5 +126,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(apiKeyRoutes, { db: deps.db, authenticator });
   await app.register(streamRoutes, { db: deps.db });
   await app.register(eventRoutes, { db: deps.db, boss: deps.boss, config: deps.config });
+  await app.register(consumerGroupRoutes, { db: deps.db, boss: deps.boss, box: deps.box, config: deps.config });
+  await app.register(deadLetterRoutes, { db: deps.db, boss: deps.boss });
   return app;
 }

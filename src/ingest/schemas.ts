@@ -146,3 +146,123 @@ export const eventListQuerySchema = listQuerySchema.extend({
   from: timestampSchema.optional(),
   to: timestampSchema.optional(),
 });
+
+// --- consumer groups ----------------------------------------------------------------------
+
+export const deliverySettingsSchema = z.strictObject({
+  mode: z.enum(['parallel', 'ordered']).default('parallel'),
+  max_in_flight: z.number().int().min(1).max(256).default(16),
+  timeout_ms: z.number().int().min(100).max(60_000).default(10_000),
+  max_attempts: z.number().int().min(1).max(100).default(8),
+  initial_delay_ms: z.number().int().min(0).max(86_400_000).default(5_000),
+  max_delay_ms: z.number().int().min(0).max(86_400_000).default(3_600_000),
+});
+
+const eventTypesSchema = z.array(z.string().regex(EVENT_TYPE, 'must match ^[A-Za-z][A-Za-z0-9_.:-]{0,127}$')).max(100);
+
+export const createGroupSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  streams: z.array(streamNameSchema).min(1).max(100),
+  webhook_url: z.string().max(2048),
+  event_types: eventTypesSchema.optional(),
+  start_from: z.enum(['latest', 'earliest']).default('latest'),
+  delivery: deliverySettingsSchema.default(deliverySettingsSchema.parse({})),
+});
+
+export const patchGroupSchema = z.strictObject({
+  webhook_url: z.string().max(2048).optional(),
+  event_types: eventTypesSchema.optional(),
+  status: z.enum(['active', 'paused']).optional(),
+  delivery: deliverySettingsSchema.partial().optional(),
+});
+
+export const offsetSchema = z.object({
+  stream: z.string(),
+  committed_seq: z.number().int(),
+  last_seq: z.number().int(),
+  lag: z.number().int(),
+});
+
+export const groupSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    streams: z.array(z.string()),
+    webhook_url: z.string(),
+    event_types: z.array(z.string()),
+    status: z.enum(['active', 'paused']),
+    delivery: z.object({
+      mode: z.enum(['parallel', 'ordered']),
+      max_in_flight: z.number(),
+      timeout_ms: z.number(),
+      max_attempts: z.number(),
+      initial_delay_ms: z.number(),
+      max_delay_ms: z.number(),
+    }),
+    offsets: z.array(offsetSchema),
+    dead_letters_pending: z.number().int(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'ConsumerGroup' });
+
+export const createdGroupSchema = groupSchema.extend({ secret: z.string() }).meta({ id: 'CreatedConsumerGroup' });
+
+export const resetOffsetSchema = z.strictObject({
+  stream: streamNameSchema,
+  to: z.union([
+    z.enum(['earliest', 'latest']),
+    z.strictObject({ seq: z.number().int().min(0) }),
+    z.strictObject({ time: timestampSchema }),
+  ]),
+});
+
+export const deliveryAttemptSchema = z
+  .object({
+    event_id: z.uuid(),
+    stream: z.string(),
+    seq: z.number().int(),
+    attempt: z.number().int(),
+    status: z.enum(['delivered', 'failed', 'blocked']),
+    status_code: z.number().int().nullable(),
+    error: z.string().nullable(),
+    response_body: z.string().nullable(),
+    duration_ms: z.number().int(),
+    at: z.string(),
+  })
+  .meta({ id: 'DeliveryAttempt' });
+
+export const deliveriesQuerySchema = listQuerySchema.extend({ status: z.enum(['delivered', 'failed', 'blocked']).optional() });
+
+// --- dead letters -------------------------------------------------------------------------
+
+export const deadLetterStatusSchema = z.enum(['pending', 'retrying', 'resolved', 'discarded']);
+
+export const deadLetterSchema = z
+  .object({
+    id: z.uuid(),
+    group_id: z.uuid(),
+    stream: z.string(),
+    event_id: z.uuid(),
+    seq: z.number().int(),
+    attempts: z.number().int(),
+    last_error: z.string().nullable(),
+    last_status_code: z.number().int().nullable(),
+    status: deadLetterStatusSchema,
+    dead_lettered_at: z.string(),
+    retried_at: z.string().nullable(),
+  })
+  .meta({ id: 'DeadLetter' });
+
+export const deadLetterQuerySchema = listQuerySchema.extend({
+  group_id: z.uuid().optional(),
+  stream: streamNameSchema.optional(),
+  status: deadLetterStatusSchema.optional(),
+});
+
+export const bulkRetrySchema = z.strictObject({
+  group_id: z.uuid().optional(),
+  stream: streamNameSchema.optional(),
+  ids: z.array(z.uuid()).min(1).max(1000).optional(),
+  dead_lettered_before: timestampSchema.optional(),
+});

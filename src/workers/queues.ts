@@ -1,4 +1,5 @@
 import { PgBoss, type Queue } from 'pg-boss';
+import { DELIVER_QUEUE } from './wake.ts';
 
 /**
  * The job that ingest writes in its own transaction: "stream S has events up to seq N".
@@ -24,6 +25,22 @@ const queues: Queue[] = [
     retryDelayMax: 60,
     expireInSeconds: 300,
   },
+  {
+    name: DELIVER_QUEUE,
+    // One active run per group (its key) is what makes a group's offsets single-writer
+    // and its ordered streams ordered; one more may wait behind it.
+    policy: 'stately',
+    notify: true,
+    retryLimit: 1000,
+    retryDelay: 1,
+    retryBackoff: true,
+    retryDelayMax: 30,
+    // A run stops starting deliveries after RUN_BUDGET_MS and each POST is bounded by
+    // MAX_TIMEOUT_MS, so a live run never nears this; a crashed worker's run is noticed
+    // sooner by its missing heartbeat.
+    expireInSeconds: 120,
+    heartbeatSeconds: 10,
+  },
 ];
 
 export interface BossOptions {
@@ -41,6 +58,10 @@ export function createBoss({ connectionString, supervise, max = 10 }: BossOption
     supervise,
     schedule: false,
     useListenNotify: supervise,
+    // A crashed worker's run is failed (and retried elsewhere) by the monitor once its
+    // heartbeat is missing; a short interval keeps that within ~15 s.
+    superviseIntervalSeconds: 5,
+    monitorIntervalSeconds: 5,
     application_name: 'eventflow-boss',
   });
 }

@@ -5,10 +5,13 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { createDatabase, createPool, type Database } from '../../src/db/client.ts';
 import { buildApp, type App } from '../../src/ingest/app.ts';
 import { createLogger } from '../../src/logger.ts';
+import { SecretBox } from '../../src/secrets.ts';
+import { startWorkers, type Workers } from '../../src/workers/index.ts';
 import { createBoss } from '../../src/workers/queues.ts';
 import { createTestDatabase } from './db.ts';
 
 export const PLATFORM_TOKEN = 'test-platform-token-0123456789';
+export const SECRET_KEY = Buffer.alloc(32, 7).toString('base64');
 
 export interface TestApp {
   url: string;
@@ -18,17 +21,22 @@ export interface TestApp {
   pool: pg.Pool;
   boss: PgBoss;
   config: Config;
+  box: SecretBox;
+  workers: Workers | undefined;
   /** Every log line the app wrote, for tests that search them. */
   logs: string[];
   close(): Promise<void>;
 }
 
 /** The real HTTP API on 127.0.0.1 over its own cloned database (or the given one). */
-export async function startTestApp(options: { databaseUrl?: string; env?: Record<string, string> } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: { databaseUrl?: string; env?: Record<string, string>; workers?: boolean } = {},
+): Promise<TestApp> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
     EVENTFLOW_ADMIN_TOKEN: PLATFORM_TOKEN,
+    EVENTFLOW_SECRET_KEY: SECRET_KEY,
     WEBHOOK_ALLOW_PRIVATE: 'true',
     LOG_LEVEL: 'info',
     ...options.env,
@@ -43,13 +51,18 @@ export async function startTestApp(options: { databaseUrl?: string; env?: Record
   const logger = createLogger(config.LOG_LEVEL, sink);
   const pool = createPool(databaseUrl);
   const db = createDatabase(pool);
-  const boss = createBoss({ connectionString: databaseUrl, supervise: false });
+  const box = new SecretBox(Buffer.from(SECRET_KEY, 'base64'));
+  const boss = createBoss({ connectionString: databaseUrl, supervise: options.workers ?? false });
   await boss.start();
+  const workers = options.workers
+    ? await startWorkers({ db, boss, box, logger, connectionString: databaseUrl, allowPrivateWebhooks: config.WEBHOOK_ALLOW_PRIVATE, sweepIntervalMs: 2_000 })
+    : undefined;
   const app = await buildApp({
     db,
     boss,
     config,
     logger,
+    box,
     platformToken: PLATFORM_TOKEN,
     readiness: async () => ({ ready: true, checks: {} }),
   });
@@ -62,10 +75,13 @@ export async function startTestApp(options: { databaseUrl?: string; env?: Record
     pool,
     boss,
     config,
+    box,
+    workers,
     logs,
     async close() {
       await app.close();
       await boss.stop({ graceful: false, close: true });
+      await workers?.stop();
       await pool.end();
     },
   };

@@ -32,7 +32,7 @@ export async function spawnService(env: Record<string, string | undefined>): Pro
         stdout.push(line);
         const parsed = tryParse(line);
         if (parsed?.msg === 'eventflow listening') resolve(parsed.url as string);
-        if (parsed?.msg === 'eventflow workers started') resolve('');
+        if (parsed?.msg === 'eventflow workers started' && env.EVENTFLOW_ROLE === 'worker') resolve('');
       }
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));

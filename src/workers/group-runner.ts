@@ -1,0 +1,285 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { PgBoss } from 'pg-boss';
+import type { Database } from '../db/client.ts';
+import type { DeliverySettings } from '../db/schema.ts';
+import type { Logger } from '../logger.ts';
+import type { SecretBox } from '../secrets.ts';
+import type { DeliveryOutcome, WebhookSender } from './deliver.ts';
+import {
+  commitChunk,
+  FencedError,
+  loadGroup,
+  loadOffsets,
+  loadRetries,
+  readEventsBySeq,
+  readNewEvents,
+  type ChunkResult,
+  type GroupConfig,
+  type RetryRow,
+  type StoredEvent,
+  type StreamOffset,
+} from './delivery-store.ts';
+import type { GroupSignals } from './group-signals.ts';
+import { signatureHeader } from './signing.ts';
+import { wakeGroup } from './wake.ts';
+
+/** A run stops starting chunks after this, then hands over to a fresh run. */
+export const RUN_BUDGET_MS = 10_000;
+/** Events read per stream per chunk; each chunk ends in one commit. */
+const CHUNK_EVENTS = 500;
+
+interface Item {
+  offset: StreamOffset;
+  event: StoredEvent;
+  retry: RetryRow | undefined;
+}
+
+/** A stream's items in seq order; an ordered lane stops at its first failure. */
+interface Lane {
+  offset: StreamOffset;
+  items: Item[];
+  /** Where the cursor may go once every new (non-retry) item of the lane has started. */
+  scanEnd: number;
+}
+
+export interface RunnerDeps {
+  db: Database;
+  boss: PgBoss;
+  sender: WebhookSender;
+  box: SecretBox;
+  signals: GroupSignals;
+  logger: Logger;
+}
+
+/**
+ * One run of a group's delivery job. Only one run per group is active at a time (the
+ * deliver queue is stately, keyed by group), and every commit is fenced by the offsets'
+ * generation, so even a run that outlived its job's expiry cannot move an offset.
+ *
+ * No loss: the cursor moves only in the commit that records what happened to every event
+ * at or below it (delivered, waiting in delivery_retries, or dead-lettered). A crash
+ * before that commit leaves the cursor where it was, and the next run sends those events
+ * again (at least once).
+ *
+ * Order: in `ordered` mode a stream's events are sent one after another and the lane
+ * stops at the first failure; while a stream has a failed event waiting, nothing after
+ * it is sent, so seq n+1 never goes before seq n is settled.
+ */
+export async function runGroup(deps: RunnerDeps, groupId: string, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + RUN_BUDGET_MS;
+  const log = deps.logger.child({ group: groupId });
+  for (;;) {
+    if (signal.aborted || Date.now() >= deadline) return wakeGroup(deps.boss, groupId);
+    const group = await loadGroup(deps.db, groupId, deps.box);
+    if (!group || group.status !== 'active') return;
+    const offsets = await loadOffsets(deps.db, groupId);
+    const retries = await loadRetries(deps.db, groupId);
+    const lanes = await planLanes(deps.db, group, offsets, retries);
+    if (lanes.every((lane) => lane.items.length === 0 && lane.scanEnd <= lane.offset.cursorSeq)) {
+      return scheduleNextRetry(deps.boss, groupId, retries);
+    }
+    const changes = deps.signals.version(groupId);
+    const outcomes = await sendLanes(deps, group, lanes, () => signal.aborted || deps.signals.version(groupId) !== changes);
+    const chunk = toChunkResult(group, lanes, outcomes);
+    try {
+      await commitChunk(deps.db, chunk, uuidv7);
+    } catch (error) {
+      if (!(error instanceof FencedError)) throw error;
+      log.info('offsets changed during the chunk; reloading');
+    }
+    for (const [item, outcome] of outcomes) logAttempt(log, item, outcome);
+    const advanced = chunk.cursors.some((c) => c.cursorSeq > offsets.find((o) => o.streamId === c.streamId)!.cursorSeq);
+    // Only retries that are not due yet are left: the next run starts when the first is.
+    if (outcomes.size === 0 && !advanced) return scheduleNextRetry(deps.boss, groupId, retries);
+  }
+}
+
+function scheduleNextRetry(boss: PgBoss, groupId: string, retries: RetryRow[]): Promise<void> | undefined {
+  const next = retries.reduce<Date | undefined>((soonest, r) => (!soonest || r.nextAttemptAt < soonest ? r.nextAttemptAt : soonest), undefined);
+  return next ? wakeGroup(boss, groupId, next) : undefined;
+}
+
+async function planLanes(db: Database, group: GroupConfig, offsets: StreamOffset[], retries: RetryRow[]): Promise<Lane[]> {
+  const now = Date.now();
+  const lanes: Lane[] = [];
+  for (const offset of offsets) {
+    const streamRetries = retries.filter((r) => r.streamId === offset.streamId);
+    const fresh = await readNewEvents(db, offset, group.eventTypes, CHUNK_EVENTS);
+    const scanEnd = fresh.length < CHUNK_EVENTS ? offset.lastSeq : fresh.at(-1)!.seq;
+    // An ordered lane keeps its waiting retry in line, so nothing after it is sent.
+    // Operator retries of dead letters are settled already and never hold a lane back.
+    const holdsLine = (r: RetryRow) => group.delivery.mode === 'ordered' && r.deadLetterId === null;
+    const dueRetries = streamRetries.filter((r) => r.nextAttemptAt.getTime() <= now || holdsLine(r));
+    const retryEvents = new Map(
+      (await readEventsBySeq(db, offset.streamId, dueRetries.map((r) => r.seq))).map((event) => [event.seq, event]),
+    );
+    const items: Item[] = [
+      ...dueRetries.flatMap((retry) => {
+        const event = retryEvents.get(retry.seq);
+        return event ? [{ offset, event, retry }] : [];
+      }),
+      ...fresh.map((event) => ({ offset, event, retry: undefined })),
+    ].sort((a, b) => a.event.seq - b.event.seq);
+    lanes.push({ offset, items, scanEnd });
+  }
+  return lanes;
+}
+
+type Outcomes = Map<Item, DeliveryOutcome>;
+
+/**
+ * Parallel: every item of every lane, `max_in_flight` at a time. Ordered: each lane one
+ * item at a time, stopping at a failure or at a waiting retry, lanes side by side.
+ * `interrupted` (a pause, delete or reset signalled, or shutdown) stops new starts.
+ */
+async function sendLanes(deps: RunnerDeps, group: GroupConfig, lanes: Lane[], interrupted: () => boolean): Promise<Outcomes> {
+  const outcomes: Outcomes = new Map();
+  const settings = group.delivery;
+  const send = async (item: Item) => outcomes.set(item, await deliverItem(deps, group, item));
+  if (settings.mode === 'parallel') {
+    const queue = lanes.flatMap((lane) => lane.items);
+    await inParallel(settings.max_in_flight, queue, send, interrupted);
+    return outcomes;
+  }
+  const now = Date.now();
+  await inParallel(settings.max_in_flight, lanes, async (lane) => {
+    for (const item of lane.items) {
+      if (interrupted()) return;
+      const waiting = item.retry && item.retry.deadLetterId === null && item.retry.nextAttemptAt.getTime() > now;
+      if (waiting) return;
+      await send(item);
+      if (outcomes.get(item)!.status !== 'delivered' && item.retry?.deadLetterId == null) return;
+    }
+  }, interrupted);
+  return outcomes;
+}
+
+async function inParallel<T>(limit: number, items: T[], run: (item: T) => Promise<unknown>, interrupted: () => boolean): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length && !interrupted()) await run(items[next++]!);
+  });
+  await Promise.all(workers);
+}
+
+function deliverItem(deps: RunnerDeps, group: GroupConfig, item: Item): Promise<DeliveryOutcome> {
+  const { event, offset } = item;
+  const meta = event.metadata;
+  const body = JSON.stringify({
+    id: event.id,
+    stream: offset.streamName,
+    seq: event.seq,
+    type: meta.event_type,
+    version: meta.event_version,
+    occurred_at: meta.occurred_at,
+    source: meta.source,
+    payload: event.payload,
+    context: meta.context,
+  });
+  const timestamp = Math.floor(Date.now() / 1000);
+  return deps.sender.send({
+    url: group.webhookUrl,
+    body,
+    timeoutMs: group.delivery.timeout_ms,
+    headers: {
+      'content-type': 'application/json',
+      'user-agent': 'EventFlow-Webhooks/1',
+      'webhook-id': event.id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signatureHeader(group.secrets, event.id, timestamp, body),
+      'eventflow-stream': offset.streamName,
+      'eventflow-seq': String(event.seq),
+      'eventflow-attempt': String((item.retry?.attempts ?? 0) + 1),
+    },
+  });
+}
+
+/** Exponential from initial_delay_ms, capped at max_delay_ms, with "equal jitter". */
+export function backoffMs(settings: DeliverySettings, budgetUsed: number): number {
+  const ceiling = Math.min(settings.max_delay_ms, settings.initial_delay_ms * 2 ** Math.min(budgetUsed - 1, 30));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
+function toChunkResult(group: GroupConfig, lanes: Lane[], outcomes: Outcomes): ChunkResult {
+  const chunk: ChunkResult = {
+    groupId: group.id,
+    organizationId: group.organizationId,
+    attempts: [],
+    clearedRetries: [],
+    retries: [],
+    deadLetters: [],
+    resolvedDeadLetters: [],
+    cursors: [],
+  };
+  for (const lane of lanes) {
+    let cursor = lane.scanEnd;
+    for (const item of lane.items) {
+      const outcome = outcomes.get(item);
+      if (!outcome) {
+        // Not started (ordered stop, or interrupted): the cursor stays below it.
+        if (!item.retry) cursor = Math.min(cursor, item.event.seq - 1);
+        continue;
+      }
+      recordOutcome(chunk, group.delivery, item, outcome);
+    }
+    chunk.cursors.push({ streamId: lane.offset.streamId, generation: lane.offset.generation, cursorSeq: Math.max(cursor, lane.offset.cursorSeq) });
+  }
+  return chunk;
+}
+
+function recordOutcome(chunk: ChunkResult, settings: DeliverySettings, item: Item, outcome: DeliveryOutcome): void {
+  const { event, offset, retry } = item;
+  const attempts = (retry?.attempts ?? 0) + 1;
+  const key = { streamId: offset.streamId, seq: event.seq };
+  chunk.attempts.push({
+    ...key,
+    eventId: event.id,
+    attempt: attempts,
+    status: outcome.status,
+    statusCode: outcome.statusCode,
+    error: outcome.status === 'delivered' ? null : outcome.error,
+    responseBody: outcome.responseBody,
+    durationMs: outcome.durationMs,
+  });
+  const deadLetterId = retry?.deadLetterId ?? null;
+  if (outcome.status === 'delivered') {
+    if (retry) chunk.clearedRetries.push(key);
+    if (deadLetterId) chunk.resolvedDeadLetters.push(deadLetterId);
+    return;
+  }
+  const budgetUsed = (retry?.budgetUsed ?? 0) + 1;
+  const failure = { lastError: outcome.error, lastStatusCode: outcome.statusCode };
+  if (budgetUsed >= settings.max_attempts) {
+    if (retry) chunk.clearedRetries.push(key);
+    chunk.deadLetters.push({ ...key, eventId: event.id, attempts, deadLetterId, ...failure });
+    return;
+  }
+  chunk.retries.push({
+    ...key,
+    eventId: event.id,
+    attempts,
+    budgetUsed,
+    nextAttemptAt: new Date(Date.now() + backoffMs(settings, budgetUsed)),
+    deadLetterId,
+    ...failure,
+  });
+}
+
+function logAttempt(log: Logger, item: Item, outcome: DeliveryOutcome): void {
+  const context = item.event.metadata.context;
+  log[outcome.status === 'delivered' ? 'debug' : 'info'](
+    {
+      stream: item.offset.streamName,
+      event_id: item.event.id,
+      seq: item.event.seq,
+      attempt: (item.retry?.attempts ?? 0) + 1,
+      outcome: outcome.status,
+      status_code: outcome.statusCode,
+      error: outcome.status === 'delivered' ? undefined : outcome.error,
+      ms: outcome.durationMs,
+      trace_id: context.trace_id,
+      correlation_id: context.correlation_id,
+    },
+    'delivery attempt',
+  );
+}

@@ -1,0 +1,58 @@
+import type { PgBoss } from 'pg-boss';
+import type { Database } from '../db/client.ts';
+import type { Logger } from '../logger.ts';
+import type { SecretBox } from '../secrets.ts';
+import { WebhookSender } from './deliver.ts';
+import { dispatch, sweep } from './dispatch.ts';
+import { runGroup } from './group-runner.ts';
+import { GroupSignals } from './group-signals.ts';
+import { DISPATCH_QUEUE, type DispatchJob } from './queues.ts';
+import { DELIVER_QUEUE, type DeliverJob } from './wake.ts';
+
+export interface WorkerDeps {
+  db: Database;
+  boss: PgBoss;
+  box: SecretBox;
+  logger: Logger;
+  connectionString: string;
+  allowPrivateWebhooks: boolean;
+  /** How many groups one process delivers to at once. */
+  concurrency?: number;
+  sweepIntervalMs?: number;
+}
+
+export interface Workers {
+  stop(): Promise<void>;
+}
+
+/** Starts the dispatch and delivery workers. pg-boss itself is started and stopped by the caller. */
+export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
+  const signals = new GroupSignals(deps.connectionString, deps.logger);
+  await signals.start();
+  const sender = new WebhookSender({ allowPrivate: deps.allowPrivateWebhooks });
+  const runner = { db: deps.db, boss: deps.boss, sender, box: deps.box, signals, logger: deps.logger };
+
+  await deps.boss.work<DispatchJob>(DISPATCH_QUEUE, { batchSize: 200, pollingIntervalSeconds: 2 }, (jobs) =>
+    dispatch(deps.db, deps.boss, jobs),
+  );
+  await deps.boss.work<DeliverJob>(
+    DELIVER_QUEUE,
+    { batchSize: 1, localConcurrency: deps.concurrency ?? 8, pollingIntervalSeconds: 2 },
+    async ([job]) => {
+      if (job) await runGroup(runner, job.data.group_id, job.signal);
+    },
+  );
+
+  const sweeper = setInterval(() => {
+    sweep(deps.db, deps.boss).catch((error: unknown) => deps.logger.warn({ err: error }, 'sweep failed'));
+  }, deps.sweepIntervalMs ?? 15_000);
+  sweeper.unref();
+
+  return {
+    async stop() {
+      clearInterval(sweeper);
+      await signals.stop();
+      await sender.close();
+    },
+  };
+}
