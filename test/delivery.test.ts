@@ -157,7 +157,7 @@ describe('retries and dead letters', () => {
     await send(s, [{ type: 'a', payload: {} }, { type: 'a', payload: { poison: true } }, { type: 'a', payload: {} }]);
     const dead = await eventually(
       async () => (await api.get(`/v1/dead-letters?group_id=${g.id}`)).body.data,
-      (rows: unknown[]) => rows.length === 1,
+      (rows: any[]) => rows.length === 1,
     );
     expect(dead[0]).toMatchObject({ group_id: g.id, stream: s, seq: 2, attempts: 2, last_status_code: 422, last_error: 'HTTP 422', status: 'pending' });
     await eventually(() => offsetsOf(g.id), (o) => o[0]!.committed_seq === 3);
@@ -200,7 +200,7 @@ describe('retries and dead letters', () => {
     const bulk = await api.post('/v1/dead-letters/retry', { group_id: g.id });
     expect(bulk.status).toBe(202);
     expect(bulk.body.queued).toBe(2);
-    await eventually(async () => (await api.get(`/v1/dead-letters?group_id=${g.id}&status=resolved`)).body.data, (rows: unknown[]) => rows.length === 2);
+    await eventually(async () => (await api.get(`/v1/dead-letters?group_id=${g.id}&status=resolved`)).body.data, (rows: any[]) => rows.length === 2);
     expect((await api.get(`/v1/dead-letters/${dead[1]!.id}`)).body.status).toBe('discarded');
   });
 
@@ -211,7 +211,7 @@ describe('retries and dead letters', () => {
     r.reply = () => ({ status: failing ? 500 : 200 });
     const g = await group({ streams: [s], webhook_url: r.url, start_from: 'earliest', delivery: { max_attempts: 1, initial_delay_ms: 0, max_delay_ms: 0 } });
     await send(s, [{ type: 'a', payload: {} }]);
-    const [dead] = await eventually(async () => (await api.get(`/v1/dead-letters?group_id=${g.id}`)).body.data, (rows: unknown[]) => rows.length === 1);
+    const [dead] = await eventually(async () => (await api.get(`/v1/dead-letters?group_id=${g.id}`)).body.data, (rows: any[]) => rows.length === 1);
     failing = false;
     const answers = await Promise.all([api.post(`/v1/dead-letters/${dead.id}/retry`), api.post(`/v1/dead-letters/${dead.id}/retry`)]);
     // Both are accepted (a retry is idempotent), but only one moved it to `retrying`.
@@ -226,7 +226,7 @@ describe('retries and dead letters', () => {
     r.reply = ({ json }) => (json.payload.kind === 'redirect' ? { status: 302, headers: { location: 'http://127.0.0.1:1/' } } : { hang: true });
     const g = await group({ streams: [s], webhook_url: r.url, start_from: 'earliest', delivery: { max_attempts: 1, timeout_ms: 300 } });
     await send(s, [{ type: 'a', payload: { kind: 'redirect' } }, { type: 'a', payload: { kind: 'hang' } }]);
-    const dead = await eventually(async () => (await api.get(`/v1/dead-letters?group_id=${g.id}`)).body.data, (rows: unknown[]) => rows.length === 2);
+    const dead = await eventually(async () => (await api.get(`/v1/dead-letters?group_id=${g.id}`)).body.data, (rows: any[]) => rows.length === 2);
     const bySeq = Object.fromEntries((dead as { seq: number }[]).map((d) => [d.seq, d]));
     expect(bySeq[1]).toMatchObject({ last_status_code: 302, last_error: 'HTTP 302' });
     expect(bySeq[2]).toMatchObject({ last_status_code: null, last_error: 'timed out after 300 ms' });
