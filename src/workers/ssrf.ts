@@ -21,7 +21,7 @@ export function isPublicAddress(address: string): boolean {
 
 export class BlockedAddressError extends Error {
   constructor(host: string, address: string) {
-    super(`${host} resolves to ${address}, a non-public address`);
+    super(`${host} resolves to ${address}, which is not a public address`);
     this.name = 'BlockedAddressError';
   }
 }
