@@ -304,6 +304,22 @@ describe('operators', () => {
     expect(() => new Webhook(g.secret).verify(later.body, later.headers as Record<string, string>)).toThrow();
   });
 
+  it('stops a deleted group and discards its pending dead letters and retries', async () => {
+    const s = await stream();
+    const r = await receiver();
+    r.reply = ({ json }) => ({ status: json.payload.doomed ? 500 : 503 });
+    const g = await group({ streams: [s], webhook_url: r.url, start_from: 'earliest', delivery: { max_attempts: 3, initial_delay_ms: 60_000, max_delay_ms: 60_000 } });
+    const solo = await group({ streams: [s], webhook_url: r.url, start_from: 'earliest', delivery: { max_attempts: 1 } });
+    await send(s, [{ type: 'a', payload: { doomed: true } }]);
+    const [dead] = await eventually(async () => (await api.get(`/v1/dead-letters?group_id=${solo.id}`)).body.data, (rows: any[]) => rows.length === 1);
+    await eventually(async () => (await ctx.pool.query('select count(*)::int as n from delivery_retries where group_id = $1', [g.id])).rows[0].n, (n) => n === 1);
+    expect((await api.delete(`/v1/consumer-groups/${g.id}`)).status).toBe(204);
+    expect((await api.delete(`/v1/consumer-groups/${solo.id}`)).status).toBe(204);
+    expect((await api.get(`/v1/dead-letters/${dead.id}`)).body.status).toBe('discarded');
+    expect((await ctx.pool.query('select count(*)::int as n from delivery_retries where group_id = $1', [g.id])).rows[0].n).toBe(0);
+    expect((await api.get(`/v1/dead-letters?group_id=${g.id}`)).status).toBe(404);
+  });
+
   it('validates groups and their patches', async () => {
     const s = await stream();
     const bad = await api.post('/v1/consumer-groups', { name: 'x', streams: [s, 'missing'], webhook_url: 'https://example.com/h' });
