@@ -82,8 +82,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     url,
     async stop() {
       await app?.close();
-      await boss.stop({ graceful: true, timeout: config.SHUTDOWN_TIMEOUT_MS, close: true });
       await workers?.stop();
+      await boss.stop({ graceful: true, timeout: config.SHUTDOWN_TIMEOUT_MS, close: true });
       await pool.end();
       await embedded?.stop();
     },

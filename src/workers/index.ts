@@ -22,6 +22,10 @@ export interface WorkerDeps {
 }
 
 export interface Workers {
+  /**
+   * Stops taking jobs; runs stop starting deliveries, commit what they sent and hand the
+   * rest to a fresh job that another worker can take at once. Call before pg-boss stops.
+   */
   stop(): Promise<void>;
 }
 
@@ -31,6 +35,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   await signals.start();
   const sender = new WebhookSender({ allowPrivate: deps.allowPrivateWebhooks });
   const runner = { db: deps.db, boss: deps.boss, sender, box: deps.box, signals, logger: deps.logger };
+  const shutdown = new AbortController();
 
   await deps.boss.work<DispatchJob>(DISPATCH_QUEUE, { batchSize: 200, pollingIntervalSeconds: 2 }, (jobs) =>
     dispatch(deps.db, deps.boss, jobs),
@@ -39,7 +44,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     DELIVER_QUEUE,
     { batchSize: 1, localConcurrency: deps.concurrency ?? 8, pollingIntervalSeconds: 2 },
     async ([job]) => {
-      if (job) await runGroup(runner, job.data.group_id, job.signal);
+      if (job) await runGroup(runner, job.data.group_id, AbortSignal.any([job.signal, shutdown.signal]));
     },
   );
 
@@ -51,6 +56,9 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   return {
     async stop() {
       clearInterval(sweeper);
+      shutdown.abort();
+      await deps.boss.offWork(DELIVER_QUEUE, { wait: true });
+      await deps.boss.offWork(DISPATCH_QUEUE, { wait: true });
       await signals.stop();
       await sender.close();
     },

@@ -80,8 +80,8 @@ export async function startTestApp(
     logs,
     async close() {
       await app.close();
-      await boss.stop({ graceful: false, close: true });
       await workers?.stop();
+      await boss.stop({ graceful: false, close: true });
       await pool.end();
     },
   };
