@@ -37,12 +37,14 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   const runner = { db: deps.db, boss: deps.boss, sender, box: deps.box, signals, logger: deps.logger };
   const shutdown = new AbortController();
 
-  await deps.boss.work<DispatchJob>(DISPATCH_QUEUE, { batchSize: 200, pollingIntervalSeconds: 2 }, (jobs) =>
+  // NOTIFY wakes workers when a job is created; polling is the backstop (and, for the
+  // deliver queue, what starts a deferred retry run on time: its start makes no NOTIFY).
+  await deps.boss.work<DispatchJob>(DISPATCH_QUEUE, { batchSize: 200, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 }, (jobs) =>
     dispatch(deps.db, deps.boss, jobs),
   );
   await deps.boss.work<DeliverJob>(
     DELIVER_QUEUE,
-    { batchSize: 1, localConcurrency: deps.concurrency ?? 8, pollingIntervalSeconds: 2 },
+    { batchSize: 1, localConcurrency: deps.concurrency ?? 8, pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 1 },
     async ([job]) => {
       if (job) await runGroup(runner, job.data.group_id, AbortSignal.any([job.signal, shutdown.signal]));
     },
