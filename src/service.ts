@@ -37,7 +37,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
 
   const box = new SecretBox(await loadSecretKey(config.EVENTFLOW_SECRET_KEY, config.EVENTFLOW_DATA_DIR));
   await migrate(databaseUrl);
-  const pool = createPool(databaseUrl, 20);
+  const pool = createPool(databaseUrl, 20, (error) => logger.warn({ err: error }, 'idle database connection lost'));
   const db = createDatabase(pool);
   const withWorkers = config.EVENTFLOW_ROLE !== 'api';
   const boss = createBoss({ connectionString: databaseUrl, supervise: withWorkers });

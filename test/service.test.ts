@@ -39,7 +39,7 @@ it('starts embedded Postgres with a generated admin token, restarts on the same 
   expect(created.status).toBe(201);
 
   first.child.kill('SIGTERM');
-  expect(await first.exited).toBe(0);
+  expect(await first.exited, first.stdout.join('\n') + first.stderr.join('')).toBe(0);
   expect(await portOpen(Number(env.EVENTFLOW_PG_PORT))).toBe(false);
 
   const second = await spawnService(env);
@@ -51,6 +51,6 @@ it('starts embedded Postgres with a generated admin token, restarts on the same 
   expect((await key.get('/v1/streams')).status).toBe(200);
 
   second.child.kill('SIGINT');
-  expect(await second.exited).toBe(0);
+  expect(await second.exited, second.stdout.join('\n') + second.stderr.join('')).toBe(0);
   expect(await portOpen(Number(env.EVENTFLOW_PG_PORT))).toBe(false);
 });

