@@ -4,16 +4,17 @@ import type { Config } from './config.ts';
 import { createDatabase, createPool } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
-import { buildApp, type App } from './ingest/app.ts';
+import { buildApp } from './ingest/app.ts';
 import type { Readiness } from './ingest/routes/ops.ts';
 import type { Logger } from './logger.ts';
+import { Metrics } from './metrics.ts';
 import { SecretBox, loadSecretKey } from './secrets.ts';
 import { startWorkers, type Workers } from './workers/index.ts';
 import { createBoss } from './workers/queues.ts';
 
 export interface Service {
-  /** The HTTP address, when this process serves the API. */
-  url: string | undefined;
+  /** The HTTP address: the API, or for a worker-only process its health and metrics. */
+  url: string;
   /** Stops taking work, finishes what is in flight within the bound, then closes everything. */
   stop(): Promise<void>;
 }
@@ -55,6 +56,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     return { ready: Object.values(checks).every(Boolean), checks };
   };
 
+  const metrics = new Metrics();
+  const stopRefreshing = metrics.startRefreshing(db, boss, logger);
   let workers: Workers | undefined;
   if (withWorkers) {
     workers = await startWorkers({
@@ -62,26 +65,26 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       boss,
       box,
       logger,
+      metrics,
       connectionString: databaseUrl,
       allowPrivateWebhooks: config.WEBHOOK_ALLOW_PRIVATE,
     });
     logger.info({ role: config.EVENTFLOW_ROLE }, 'eventflow workers started');
   }
 
-  let app: App | undefined;
-  let url: string | undefined;
-  if (config.EVENTFLOW_ROLE !== 'worker') {
-    app = await buildApp({ db, boss, config, logger, box, platformToken, readiness });
-    await app.listen({ host: config.HOST, port: config.PORT });
-    const address = app.server.address() as AddressInfo;
-    url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-    logger.info({ url, role: config.EVENTFLOW_ROLE }, 'eventflow listening');
-  }
+  // A worker-only process serves /healthz, /readyz and /metrics on the same address.
+  const serveApi = config.EVENTFLOW_ROLE !== 'worker';
+  const app = await buildApp({ db, boss, config, logger, box, metrics, platformToken, readiness, serveApi });
+  await app.listen({ host: config.HOST, port: config.PORT });
+  const address = app.server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  logger.info({ url, role: config.EVENTFLOW_ROLE }, 'eventflow listening');
 
   return {
     url,
     async stop() {
-      await app?.close();
+      stopRefreshing();
+      await app.close();
       await workers?.stop();
       await boss.stop({ graceful: true, timeout: config.SHUTDOWN_TIMEOUT_MS, close: true });
       await pool.end();

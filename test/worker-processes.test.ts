@@ -27,6 +27,7 @@ async function worker(): Promise<ServiceProcess> {
   const process = await spawnService({
     DATABASE_URL: ctx.databaseUrl,
     EVENTFLOW_ROLE: 'worker',
+    PORT: '0',
     EVENTFLOW_SECRET_KEY: SECRET_KEY,
     EVENTFLOW_ADMIN_TOKEN: PLATFORM_TOKEN,
     WEBHOOK_ALLOW_PRIVATE: 'true',

@@ -14,8 +14,10 @@ import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
 import { EventFlowError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import type { SecretBox } from '../secrets.ts';
 import { Authenticator, authorize, type KeyPrincipal, type Principal, type Requirement } from './auth.ts';
+import { registerOpenApi } from './openapi.ts';
 import { sendProblem, toEventFlowError } from './problem.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { consumerGroupRoutes } from './routes/consumer-groups.ts';
@@ -32,6 +34,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | undefined;
+    /** trace_id / correlation_id of the events a request appended, for its log line. */
+    traceContext: Record<string, string | string[]> | undefined;
   }
 }
 
@@ -41,8 +45,11 @@ export interface AppDeps {
   config: Config;
   logger: Logger;
   box: SecretBox;
+  metrics: Metrics;
   platformToken: string;
   readiness: () => Promise<Readiness>;
+  /** false for a worker-only process: it serves /healthz, /readyz and /metrics only. */
+  serveApi?: boolean;
 }
 
 export type App = FastifyInstance<
@@ -66,19 +73,32 @@ export function keyOf(request: { principal: Principal | undefined }): KeyPrincip
   return principal;
 }
 
-/** One log line per request, written when it completes, with the organization bound. */
+/**
+ * One log line per request, written when it completes, with the organization and the
+ * trace context of the events it carried bound; the same moment feeds the latency metric.
+ */
 class OneLinePerRequest extends LogController {
+  readonly #metrics: Metrics;
+
+  constructor(metrics: Metrics) {
+    super({ requestIdLogLabel: 'req_id' });
+    this.#metrics = metrics;
+  }
+
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const principal = request.principal;
+    const route = request.routeOptions.url ?? 'unknown';
+    this.#metrics.requestDuration.observe({ route, method: request.method, status: reply.statusCode }, reply.elapsedTime / 1000);
     request.log[error || reply.statusCode >= 500 ? 'error' : 'info'](
       {
         method: request.method,
-        route: request.routeOptions.url,
+        route,
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 10) / 10,
         org: principal?.kind === 'key' ? principal.organizationId : undefined,
+        ...request.traceContext,
       },
       'request',
     );
@@ -89,7 +109,7 @@ class OneLinePerRequest extends LogController {
 export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
     loggerInstance: deps.logger,
-    logController: new OneLinePerRequest({ requestIdLogLabel: 'req_id' }),
+    logController: new OneLinePerRequest(deps.metrics),
     bodyLimit: deps.config.MAX_BODY_BYTES,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
@@ -102,6 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   const authenticator = new Authenticator(deps.db, deps.platformToken);
   app.decorateRequest('principal', undefined);
+  app.decorateRequest('traceContext', undefined);
 
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('request-id', request.id);
@@ -121,11 +142,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     sendProblem(request, reply, new EventFlowError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),
   );
 
-  await app.register(opsRoutes, { readiness: deps.readiness });
+  await registerOpenApi(app);
+  await app.register(opsRoutes, { readiness: deps.readiness, metrics: deps.metrics });
+  if (deps.serveApi === false) return app;
   await app.register(organizationRoutes, { db: deps.db });
   await app.register(apiKeyRoutes, { db: deps.db, authenticator });
   await app.register(streamRoutes, { db: deps.db });
-  await app.register(eventRoutes, { db: deps.db, boss: deps.boss, config: deps.config });
+  await app.register(eventRoutes, { db: deps.db, boss: deps.boss, config: deps.config, metrics: deps.metrics });
   await app.register(consumerGroupRoutes, { db: deps.db, boss: deps.boss, box: deps.box, config: deps.config });
   await app.register(deadLetterRoutes, { db: deps.db, boss: deps.boss });
   return app;

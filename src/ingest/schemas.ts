@@ -113,7 +113,7 @@ export const eventInputSchema = z
     const issue = findJsonIssue(event);
     if (issue) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
   })
-  .meta({ id: 'EventInput' });
+  .meta({ id: 'NewEvent' });
 
 export type EventInput = z.output<typeof eventInputSchema>;
 

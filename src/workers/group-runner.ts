@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { PgBoss } from 'pg-boss';
 import type { Database } from '../db/client.ts';
 import type { DeliverySettings } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import type { SecretBox } from '../secrets.ts';
 import type { DeliveryOutcome, WebhookSender } from './deliver.ts';
 import {
@@ -49,6 +51,7 @@ export interface RunnerDeps {
   box: SecretBox;
   signals: GroupSignals;
   logger: Logger;
+  metrics: Metrics;
 }
 
 /**
@@ -87,7 +90,8 @@ export async function runGroup(deps: RunnerDeps, groupId: string, signal: AbortS
       if (!(error instanceof FencedError)) throw error;
       log.info('offsets changed during the chunk; reloading');
     }
-    for (const [item, outcome] of outcomes) logAttempt(log, item, outcome);
+    for (const [item, outcome] of outcomes) reportAttempt(log, deps.metrics, item, outcome);
+    deps.metrics.deadLettered.inc(chunk.deadLetters.filter((dead) => dead.deadLetterId === null).length);
     const advanced = chunk.cursors.some((c) => c.cursorSeq > offsets.find((o) => o.streamId === c.streamId)!.cursorSeq);
     // Only retries that are not due yet are left: the next run starts when the first is.
     if (outcomes.size === 0 && !advanced) return scheduleNextRetry(deps.boss, groupId, retries);
@@ -190,8 +194,15 @@ function deliverItem(deps: RunnerDeps, group: GroupConfig, item: Item): Promise<
       'eventflow-stream': offset.streamName,
       'eventflow-seq': String(event.seq),
       'eventflow-attempt': String((item.retry?.attempts ?? 0) + 1),
+      ...traceparentOf(meta.context.trace_id),
     },
   });
+}
+
+/** A W3C trace context for the webhook when the event's trace_id is a W3C trace id. */
+function traceparentOf(traceId: string | undefined): Record<string, string> {
+  if (!traceId || !/^[0-9a-f]{32}$/.test(traceId) || /^0+$/.test(traceId)) return {};
+  return { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` };
 }
 
 /** Exponential from initial_delay_ms, capped at max_delay_ms, with "equal jitter". */
@@ -265,9 +276,12 @@ function recordOutcome(chunk: ChunkResult, settings: DeliverySettings, item: Ite
   });
 }
 
-function logAttempt(log: Logger, item: Item, outcome: DeliveryOutcome): void {
+/** One log line per attempt, with the event's trace context, and the delivery metrics. */
+function reportAttempt(log: Logger, metrics: Metrics, item: Item, outcome: DeliveryOutcome): void {
+  metrics.deliveries.inc({ outcome: outcome.status });
+  metrics.attemptDuration.observe({ outcome: outcome.status }, outcome.durationMs / 1000);
   const context = item.event.metadata.context;
-  log[outcome.status === 'delivered' ? 'debug' : 'info'](
+  log[outcome.status === 'delivered' ? 'info' : 'warn'](
     {
       stream: item.offset.streamName,
       event_id: item.event.id,

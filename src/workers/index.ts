@@ -1,6 +1,7 @@
 import type { PgBoss } from 'pg-boss';
 import type { Database } from '../db/client.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import type { SecretBox } from '../secrets.ts';
 import { WebhookSender } from './deliver.ts';
 import { dispatch, sweep } from './dispatch.ts';
@@ -14,6 +15,7 @@ export interface WorkerDeps {
   boss: PgBoss;
   box: SecretBox;
   logger: Logger;
+  metrics: Metrics;
   connectionString: string;
   allowPrivateWebhooks: boolean;
   /** How many groups one process delivers to at once. */
@@ -34,7 +36,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   const signals = new GroupSignals(deps.connectionString, deps.logger);
   await signals.start();
   const sender = new WebhookSender({ allowPrivate: deps.allowPrivateWebhooks });
-  const runner = { db: deps.db, boss: deps.boss, sender, box: deps.box, signals, logger: deps.logger };
+  const runner = { db: deps.db, boss: deps.boss, sender, box: deps.box, signals, logger: deps.logger, metrics: deps.metrics };
   const shutdown = new AbortController();
 
   // NOTIFY wakes workers when a job is created; polling is the backstop (and, for the

@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { createDatabase, createPool, type Database } from '../../src/db/client.ts';
 import { buildApp, type App } from '../../src/ingest/app.ts';
 import { createLogger } from '../../src/logger.ts';
+import { Metrics } from '../../src/metrics.ts';
 import { SecretBox } from '../../src/secrets.ts';
 import { startWorkers, type Workers } from '../../src/workers/index.ts';
 import { createBoss } from '../../src/workers/queues.ts';
@@ -22,6 +23,7 @@ export interface TestApp {
   boss: PgBoss;
   config: Config;
   box: SecretBox;
+  metrics: Metrics;
   workers: Workers | undefined;
   /** Every log line the app wrote, for tests that search them. */
   logs: string[];
@@ -52,10 +54,11 @@ export async function startTestApp(
   const pool = createPool(databaseUrl);
   const db = createDatabase(pool);
   const box = new SecretBox(Buffer.from(SECRET_KEY, 'base64'));
+  const metrics = new Metrics();
   const boss = createBoss({ connectionString: databaseUrl, supervise: options.workers ?? false });
   await boss.start();
   const workers = options.workers
-    ? await startWorkers({ db, boss, box, logger, connectionString: databaseUrl, allowPrivateWebhooks: config.WEBHOOK_ALLOW_PRIVATE, sweepIntervalMs: 2_000 })
+    ? await startWorkers({ db, boss, box, logger, metrics, connectionString: databaseUrl, allowPrivateWebhooks: config.WEBHOOK_ALLOW_PRIVATE, sweepIntervalMs: 2_000 })
     : undefined;
   const app = await buildApp({
     db,
@@ -63,6 +66,7 @@ export async function startTestApp(
     config,
     logger,
     box,
+    metrics,
     platformToken: PLATFORM_TOKEN,
     readiness: async () => ({ ready: true, checks: {} }),
   });
@@ -76,6 +80,7 @@ export async function startTestApp(
     boss,
     config,
     box,
+    metrics,
     workers,
     logs,
     async close() {

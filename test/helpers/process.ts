@@ -14,7 +14,7 @@ export interface ServiceProcess {
 
 /**
  * Runs `src/main.ts` as a real child process and resolves once it logs that it listens
- * (or once it has started its workers, for EVENTFLOW_ROLE=worker).
+ * (a worker-only process listens too, for /healthz, /readyz and /metrics).
  */
 export async function spawnService(env: Record<string, string | undefined>): Promise<ServiceProcess> {
   const { DATABASE_URL: _inherited, ...base } = process.env;
@@ -32,7 +32,6 @@ export async function spawnService(env: Record<string, string | undefined>): Pro
         stdout.push(line);
         const parsed = tryParse(line);
         if (parsed?.msg === 'eventflow listening') resolve(parsed.url as string);
-        if (parsed?.msg === 'eventflow workers started' && env.EVENTFLOW_ROLE === 'worker') resolve('');
       }
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));

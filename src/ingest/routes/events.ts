@@ -1,10 +1,12 @@
 import { and, asc, eq, gt, gte, lt, sql } from 'drizzle-orm';
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { fromDrizzle, type PgBoss } from 'pg-boss';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { Config } from '../../config.ts';
 import type { Database } from '../../db/client.ts';
+import type { Metrics } from '../../metrics.ts';
 import { events } from '../../db/schema.ts';
 import { EventFlowError, notFound, type FieldError } from '../../errors.ts';
 import { DISPATCH_QUEUE } from '../../workers/queues.ts';
@@ -43,7 +45,12 @@ export const presentEvent = (row: EventRow, stream: string) => ({
 
 const canonicalTime = (value: string) => new Date(value).toISOString();
 
-function toAppend(event: EventInput, now: string): EventToAppend {
+/**
+ * A producer that sends a W3C `traceparent` header gives its trace id to the events that
+ * carry none in their context, so the trace follows them to every delivery.
+ */
+function toAppend(event: EventInput, now: string, traceparent: string | undefined): EventToAppend {
+  const context = event.context ?? {};
   return {
     id: event.id?.toLowerCase() ?? uuidv7(),
     type: event.type,
@@ -52,8 +59,25 @@ function toAppend(event: EventInput, now: string): EventToAppend {
     occurredAtSupplied: event.occurred_at !== undefined,
     source: event.source ?? null,
     payload: event.payload,
-    context: event.context ?? {},
+    context: traceparent && context.trace_id === undefined ? { ...context, trace_id: traceparent } : context,
   };
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+function parseTraceparent(header: string | string[] | undefined): string | undefined {
+  const traceId = typeof header === 'string' ? TRACEPARENT.exec(header.trim())?.[1] : undefined;
+  return traceId && !/^0+$/.test(traceId) ? traceId : undefined;
+}
+
+/** The distinct trace and correlation ids of a request's events, for its log line (at most 20 each). */
+function traceContextOf(events: EventToAppend[]): Record<string, string | string[]> {
+  const context: Record<string, string | string[]> = {};
+  for (const key of ['trace_id', 'correlation_id'] as const) {
+    const values = [...new Set(events.map((event) => event.context[key]).filter((value) => value !== undefined))].slice(0, 20);
+    if (values.length > 0) context[key] = values.length === 1 ? values[0]! : values;
+  }
+  return context;
 }
 
 /** Checks the limits that depend on configuration and on the batch as a whole. */
@@ -79,21 +103,27 @@ function checkBatch(batch: EventInput[], maxPayloadBytes: number, prefix: string
   }
 }
 
-export const eventRoutes: FastifyPluginAsyncZod<{ db: Database; boss: PgBoss; config: Config }> = async (
+export const eventRoutes: FastifyPluginAsyncZod<{ db: Database; boss: PgBoss; config: Config; metrics: Metrics }> = async (
   app,
-  { db, boss, config },
+  { db, boss, config, metrics },
 ) => {
   const enqueue: EnqueueDispatch = (tx, job) => boss.send(DISPATCH_QUEUE, job, { db: fromDrizzle(tx, sql) });
 
-  const append = (request: { params: { stream: string }; principal: Parameters<typeof keyOf>[0]['principal'] }, batch: EventInput[]) => {
+  const append = async (request: FastifyRequest & { params: { stream: string } }, batch: EventInput[]) => {
     const key = keyOf(request);
     const now = new Date().toISOString();
-    return appendEvents(
+    const traceparent = parseTraceparent(request.headers.traceparent);
+    const events = batch.map((event) => toAppend(event, now, traceparent));
+    request.traceContext = traceContextOf(events);
+    const results = await appendEvents(
       db,
       enqueue,
       { organizationId: key.organizationId, streamName: request.params.stream, apiKeyId: key.keyId },
-      batch.map((event) => toAppend(event, now)),
+      events,
     );
+    const appended = results.filter((result) => !result.duplicate).length;
+    if (appended > 0) metrics.eventsIngested.inc({ org: key.organizationId, stream: request.params.stream }, appended);
+    return results;
   };
 
   app.post(
