@@ -29,6 +29,11 @@ import { wakeGroup } from './wake.ts';
 export const RUN_BUDGET_MS = 10_000;
 /** Events read per stream per chunk; each chunk ends in one commit. */
 const CHUNK_EVENTS = 500;
+/**
+ * A chunk stops starting deliveries after this, so a slow receiver still sees its offset
+ * committed every second, and a crash sends at most a second's worth again.
+ */
+const CHUNK_MS = 1_000;
 
 interface Item {
   offset: StreamOffset;
@@ -82,7 +87,9 @@ export async function runGroup(deps: RunnerDeps, groupId: string, signal: AbortS
       return scheduleNextRetry(deps.boss, groupId, retries);
     }
     const changes = deps.signals.version(groupId);
-    const outcomes = await sendLanes(deps, group, lanes, () => signal.aborted || deps.signals.version(groupId) !== changes);
+    const chunkEnds = Date.now() + CHUNK_MS;
+    const interrupted = () => signal.aborted || deps.signals.version(groupId) !== changes || Date.now() >= chunkEnds;
+    const outcomes = await sendLanes(deps, group, lanes, interrupted, (item, outcome) => reportAttempt(log, deps.metrics, item, outcome));
     const chunk = toChunkResult(group, lanes, outcomes);
     try {
       await commitChunk(deps.db, chunk, uuidv7);
@@ -90,7 +97,6 @@ export async function runGroup(deps: RunnerDeps, groupId: string, signal: AbortS
       if (!(error instanceof FencedError)) throw error;
       log.info('offsets changed during the chunk; reloading');
     }
-    for (const [item, outcome] of outcomes) reportAttempt(log, deps.metrics, item, outcome);
     deps.metrics.deadLettered.inc(chunk.deadLetters.filter((dead) => dead.deadLetterId === null).length);
     const advanced = chunk.cursors.some((c) => c.cursorSeq > offsets.find((o) => o.streamId === c.streamId)!.cursorSeq);
     // Only retries that are not due yet are left: the next run starts when the first is.
@@ -134,12 +140,23 @@ type Outcomes = Map<Item, DeliveryOutcome>;
 /**
  * Parallel: every item of every lane, `max_in_flight` at a time. Ordered: each lane one
  * item at a time, stopping at a failure or at a waiting retry, lanes side by side.
- * `interrupted` (a pause, delete or reset signalled, or shutdown) stops new starts.
+ * `interrupted` (a pause, delete or reset signalled, shutdown, or the chunk's time is up)
+ * stops new starts.
  */
-async function sendLanes(deps: RunnerDeps, group: GroupConfig, lanes: Lane[], interrupted: () => boolean): Promise<Outcomes> {
+async function sendLanes(
+  deps: RunnerDeps,
+  group: GroupConfig,
+  lanes: Lane[],
+  interrupted: () => boolean,
+  report: (item: Item, outcome: DeliveryOutcome) => void,
+): Promise<Outcomes> {
   const outcomes: Outcomes = new Map();
   const settings = group.delivery;
-  const send = async (item: Item) => outcomes.set(item, await deliverItem(deps, group, item));
+  const send = async (item: Item) => {
+    const outcome = await deliverItem(deps, group, item);
+    outcomes.set(item, outcome);
+    report(item, outcome);
+  };
   if (settings.mode === 'parallel') {
     const queue = lanes.flatMap((lane) => lane.items);
     await inParallel(settings.max_in_flight, queue, send, interrupted);
