@@ -19,9 +19,9 @@ export default tseslint.config(
     },
   },
   {
-    // Tests read untyped JSON answers of the API under test; typing every body would only
-    // restate the assertions.
-    files: ['test/**/*.ts'],
+    // Tests and the benchmark read untyped JSON answers of the API under test; typing every
+    // body would only restate the assertions.
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',

@@ -189,6 +189,30 @@ describe('appending events', () => {
     expect(await countEvents('orders')).toBe(before);
   });
 
+  it('answers each of many concurrent requests on its own when they share a commit', async () => {
+    const [same, clash] = [randomUUID(), randomUUID()];
+    const requests = [
+      ...Array.from({ length: 8 }, (_, n) => api.post('/v1/streams/orders/events', event({ payload: { n } }))),
+      api.post('/v1/streams/orders/events', event({ id: same })),
+      api.post('/v1/streams/orders/events', event({ id: same })),
+      api.post('/v1/streams/orders/events', event({ id: clash, payload: { v: 1 } })),
+      api.post('/v1/streams/orders/events', event({ id: clash, payload: { v: 2 } })),
+      api.post('/v1/streams/orders/events/batch', { events: [event(), event({ id: clash, payload: { v: 3 } })] }),
+    ];
+    const answers = await Promise.all(requests);
+    expect(answers.slice(0, 8).every((a) => a.status === 201)).toBe(true);
+    const sameAnswers = answers.slice(8, 10);
+    expect(sameAnswers.map((a) => a.status).sort()).toEqual([200, 201]);
+    expect(sameAnswers[0]!.body.seq).toBe(sameAnswers[1]!.body.seq);
+    const clashStatuses = answers.slice(10).map((a) => a.status);
+    expect(clashStatuses.filter((s) => s === 201)).toHaveLength(1);
+    expect(clashStatuses.filter((s) => s === 409)).toHaveLength(2);
+    const seqs = answers.filter((a) => a.status === 201).flatMap((a) => (a.body.events ?? [a.body]).map((e: { seq: number }) => e.seq));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    const { rows } = await ctx.pool.query('select count(*)::int as n from events where id = any($1)', [[same, clash]]);
+    expect(rows[0].n).toBe(2);
+  });
+
   it('refuses empty and oversized batches', async () => {
     expect((await api.post('/v1/streams/orders/events/batch', { events: [] })).status).toBe(400);
     const tooMany = await api.post('/v1/streams/orders/events/batch', { events: Array.from({ length: 1001 }, () => ({ type: 'a', payload: {} })) });

@@ -4,6 +4,7 @@ import type { Database, Transaction } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import type { EventMetadata } from '../db/schema.ts';
 import { EventFlowError, notFound } from '../errors.ts';
+import { APPENDS_CHANNEL } from '../channels.ts';
 import type { DispatchJob } from '../workers/queues.ts';
 
 export interface EventToAppend {
@@ -16,6 +17,8 @@ export interface EventToAppend {
   source: string | null;
   payload: Record<string, unknown>;
   context: Record<string, string>;
+  /** The key that appended it (recorded in metadata). */
+  apiKeyId: string | null;
 }
 
 export interface Appended {
@@ -27,63 +30,161 @@ export interface Appended {
 export interface AppendTarget {
   organizationId: string;
   streamName: string;
-  apiKeyId: string | null;
 }
 
 /** Writes the dispatch job inside the append's transaction (pg-boss with fromDrizzle). */
 export type EnqueueDispatch = (tx: Transaction, job: DispatchJob) => Promise<unknown>;
 
+/** One request's events, and what its caller waits for. */
+interface PendingAppend {
+  events: EventToAppend[];
+  resolve: (results: Appended[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/** A combined transaction stops growing here, so no commit holds the stream for long. */
+const MAX_EVENTS_PER_COMMIT = 5_000;
+
 /**
- * THE outbox transaction: the events and the job that will dispatch them commit together
- * or not at all.
+ * Group commit for appends. Requests for one stream that arrive while a commit for that
+ * stream is in flight wait for it and then share the next transaction, so sixteen
+ * concurrent single-event requests cost one or two commits instead of sixteen: the row
+ * lock that orders a stream admits one transaction at a time, and one fsync per
+ * transaction is what bounds it (measured: 255 events/s without this). Each request keeps
+ * its own answer: a conflict fails only its request.
+ */
+export class Appender {
+  readonly #db: Database;
+  readonly #enqueue: EnqueueDispatch;
+  readonly #queues = new Map<string, PendingAppend[]>();
+
+  constructor(db: Database, enqueue: EnqueueDispatch) {
+    this.#db = db;
+    this.#enqueue = enqueue;
+  }
+
+  append(target: AppendTarget, events: EventToAppend[]): Promise<Appended[]> {
+    const key = `${target.organizationId}/${target.streamName}`;
+    return new Promise((resolve, reject) => {
+      const queue = this.#queues.get(key);
+      if (queue) {
+        queue.push({ events, resolve, reject });
+        return;
+      }
+      this.#queues.set(key, [{ events, resolve, reject }]);
+      void this.#drain(key, target);
+    });
+  }
+
+  /** Commits what waits for `key`, one transaction after another, until nothing waits. */
+  async #drain(key: string, target: AppendTarget): Promise<void> {
+    for (;;) {
+      const queue = this.#queues.get(key)!;
+      if (queue.length === 0) {
+        this.#queues.delete(key);
+        return;
+      }
+      let taken = 0;
+      let events = 0;
+      while (taken < queue.length && (taken === 0 || events + queue[taken]!.events.length <= MAX_EVENTS_PER_COMMIT)) {
+        events += queue[taken]!.events.length;
+        taken++;
+      }
+      const batch = queue.splice(0, taken);
+      await this.#commit(target, batch);
+    }
+  }
+
+  async #commit(target: AppendTarget, batch: PendingAppend[]): Promise<void> {
+    try {
+      const outcomes = await appendTogether(this.#db, this.#enqueue, target, batch.map((pending) => pending.events));
+      outcomes.forEach((outcome, index) => (outcome instanceof Error ? batch[index]!.reject(outcome) : batch[index]!.resolve(outcome)));
+    } catch (error) {
+      // Two appends of one id into different streams of an organization can both miss the
+      // other's row; the unique index stops the later transaction. Which request of a
+      // shared one caused it is unknown, so each is retried alone.
+      if (isUniqueViolation(error) && batch.length > 1) {
+        for (const pending of batch) await this.#commit(target, [pending]);
+        return;
+      }
+      const failure = isUniqueViolation(error) ? conflict() : error;
+      for (const pending of batch) pending.reject(failure);
+    }
+  }
+}
+
+/**
+ * THE outbox transaction: the events of one or more requests and the job that will
+ * dispatch them commit together or not at all.
  *
  * Sequencing: `FOR UPDATE` on the stream row serializes appends to one stream until
  * commit. The next appender reads last_seq only after this one has committed (Postgres
  * releases row locks after the commit is visible), so seqs are gapless, follow commit
  * order, and a reader that has seen seq n never later finds a new event with seq <= n.
  * A rollback undoes the last_seq bump with the rows, so it leaves no gap either.
+ *
+ * Returns, per request, its results or the error that fails it alone (a conflict).
  */
-export async function appendEvents(
+async function appendTogether(
   db: Database,
   enqueue: EnqueueDispatch,
   target: AppendTarget,
-  batch: EventToAppend[],
-): Promise<Appended[]> {
-  try {
-    return await db.transaction(async (tx) => {
-      const stream = await lockStream(tx, target.organizationId, target.streamName);
-      const existing = await findExistingEvents(
-        tx,
-        target.organizationId,
-        batch.map((event) => event.id),
-      );
+  requests: EventToAppend[][],
+): Promise<(Appended[] | EventFlowError)[]> {
+  return db.transaction(async (tx) => {
+    const stream = await lockStream(tx, target.organizationId, target.streamName);
+    const existing = await findExistingEvents(
+      tx,
+      target.organizationId,
+      requests.flatMap((events) => events.map((event) => event.id)),
+    );
+    const fresh: (EventToAppend & { seq: number })[] = [];
+    let lastSeq = stream.lastSeq;
+    const outcomes = requests.map((events) => {
       const results: Appended[] = [];
-      const fresh: (EventToAppend & { seq: number })[] = [];
-      let lastSeq = stream.lastSeq;
-      for (const event of batch) {
+      const accepted: (EventToAppend & { seq: number })[] = [];
+      for (const event of events) {
         const stored = existing.get(event.id);
         if (stored) {
-          if (stored.streamId !== stream.id || !sameContent(stored, event)) throw conflict(event.id);
+          if (stored.streamId !== stream.id || !sameContent(stored, event)) return conflict(event.id);
           results.push({ id: event.id, seq: stored.seq, duplicate: true });
           continue;
         }
-        lastSeq += 1;
-        fresh.push({ ...event, seq: lastSeq });
-        results.push({ id: event.id, seq: lastSeq, duplicate: false });
+        accepted.push({ ...event, seq: lastSeq + accepted.length + 1 });
+        results.push({ id: event.id, seq: lastSeq + accepted.length, duplicate: false });
       }
-      if (fresh.length > 0) {
-        await insertEvents(tx, stream.id, target, fresh);
-        await tx.execute(sql`update event_streams set last_seq = ${lastSeq} where id = ${stream.id}`);
-        await enqueue(tx, { stream_id: stream.id, first_seq: stream.lastSeq + 1, last_seq: lastSeq });
-      }
+      // An earlier request of this transaction may have sent the same id.
+      for (const event of accepted) existing.set(event.id, storedFrom(event, stream.id));
+      fresh.push(...accepted);
+      lastSeq += accepted.length;
       return results;
     });
-  } catch (error) {
-    // Two appends of one id into different streams of an organization can both miss the
-    // other's row; the unique index then stops the later one.
-    if (isUniqueViolation(error)) throw conflict();
-    throw error;
-  }
+    if (fresh.length > 0) {
+      await insertEvents(tx, stream.id, target, fresh);
+      await tx.execute(sql`update event_streams set last_seq = ${lastSeq} where id = ${stream.id}`);
+      await enqueue(tx, { stream_id: stream.id, first_seq: stream.lastSeq + 1, last_seq: lastSeq });
+      // Idle delivery runs of this stream's groups wake on it (see GroupSignals).
+      await tx.execute(sql`select pg_notify(${APPENDS_CHANNEL}, ${stream.id})`);
+    }
+    return outcomes;
+  });
+}
+
+function storedFrom(event: EventToAppend & { seq: number }, streamId: string): StoredEvent {
+  return {
+    streamId,
+    seq: event.seq,
+    payload: event.payload,
+    occurredAtSupplied: event.occurredAtSupplied,
+    metadata: {
+      event_type: event.type,
+      event_version: event.version,
+      occurred_at: event.occurredAt,
+      source: event.source,
+      api_key_id: event.apiKeyId,
+      context: event.context,
+    },
+  };
 }
 
 const conflict = (id?: string) =>
@@ -165,7 +266,7 @@ async function insertEvents(
       event_version: event.version,
       occurred_at: event.occurredAt,
       source: event.source,
-      api_key_id: target.apiKeyId,
+      api_key_id: event.apiKeyId,
       context: event.context,
     } satisfies EventMetadata,
   }));

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Database, Transaction } from '../db/client.ts';
 import type { DeliverySettings } from '../db/schema.ts';
 import { notFound } from '../errors.ts';
-import { GROUP_CHANNEL } from '../workers/group-signals.ts';
+import { GROUP_CHANNEL } from '../channels.ts';
 
 export type GroupRow = {
   id: string;

@@ -23,10 +23,18 @@ import {
 } from './delivery-store.ts';
 import type { GroupSignals } from './group-signals.ts';
 import { signatureHeader } from './signing.ts';
-import { wakeGroup } from './wake.ts';
+import { DELIVER_QUEUE, wakeGroup, type DeliverJob } from './wake.ts';
 
-/** A run stops starting chunks after this, then hands over to a fresh run. */
-export const RUN_BUDGET_MS = 10_000;
+/** Every this often a run hands its group over if other groups' runs wait for a worker. */
+const YIELD_CHECK_MS = 10_000;
+/** A run hands over after this in any case, far inside the job's expiry (queues.ts). */
+export const RUN_MAX_MS = 300_000;
+/**
+ * A run that has caught up waits this long for new events of its streams (woken by the
+ * appends' NOTIFY) before it ends: under steady traffic the run stays, and a new event is
+ * sent within milliseconds instead of after a new job is fetched.
+ */
+const IDLE_MS = 2_000;
 /** Events read per stream per chunk; each chunk ends in one commit. */
 const CHUNK_EVENTS = 500;
 /**
@@ -74,38 +82,68 @@ export interface RunnerDeps {
  * it is sent, so seq n+1 never goes before seq n is settled.
  */
 export async function runGroup(deps: RunnerDeps, groupId: string, signal: AbortSignal): Promise<void> {
-  const deadline = Date.now() + RUN_BUDGET_MS;
+  const started = Date.now();
+  let yieldCheck = started + YIELD_CHECK_MS;
   const log = deps.logger.child({ group: groupId });
   for (;;) {
-    if (signal.aborted || Date.now() >= deadline) return wakeGroup(deps.boss, groupId);
+    if (signal.aborted || Date.now() - started >= RUN_MAX_MS) return wakeGroup(deps.boss, groupId);
+    if (Date.now() >= yieldCheck) {
+      if (await othersWaiting(deps.boss, groupId)) return wakeGroup(deps.boss, groupId);
+      yieldCheck = Date.now() + YIELD_CHECK_MS;
+    }
     const group = await loadGroup(deps.db, groupId, deps.box);
     if (!group || group.status !== 'active') return;
     const offsets = await loadOffsets(deps.db, groupId);
     const retries = await loadRetries(deps.db, groupId);
     const lanes = await planLanes(deps.db, group, offsets, retries);
-    if (lanes.every((lane) => lane.items.length === 0 && lane.scanEnd <= lane.offset.cursorSeq)) {
-      return scheduleNextRetry(deps.boss, groupId, retries);
-    }
-    const changes = deps.signals.version(groupId);
-    const chunkEnds = Date.now() + CHUNK_MS;
-    const interrupted = () => signal.aborted || deps.signals.version(groupId) !== changes || Date.now() >= chunkEnds;
-    const outcomes = await sendLanes(deps, group, lanes, interrupted, (item, outcome) => reportAttempt(log, deps.metrics, item, outcome));
-    const chunk = toChunkResult(group, lanes, outcomes);
-    try {
-      await commitChunk(deps.db, chunk, uuidv7);
-    } catch (error) {
-      if (!(error instanceof FencedError)) throw error;
-      log.info('offsets changed during the chunk; reloading');
-    }
-    deps.metrics.deadLettered.inc(chunk.deadLetters.filter((dead) => dead.deadLetterId === null).length);
-    const advanced = chunk.cursors.some((c) => c.cursorSeq > offsets.find((o) => o.streamId === c.streamId)!.cursorSeq);
-    // Only retries that are not due yet are left: the next run starts when the first is.
-    if (outcomes.size === 0 && !advanced) return scheduleNextRetry(deps.boss, groupId, retries);
+    const idle = lanes.every((lane) => lane.items.length === 0 && lane.scanEnd <= lane.offset.cursorSeq);
+    if (!idle && (await runChunk(deps, log, group, lanes, offsets, signal))) continue;
+    // Caught up (or only waiting retries): wait for new events, a change, or the next retry.
+    const nextRetry = soonest(retries);
+    const wait = Math.min(IDLE_MS, nextRetry ? nextRetry.getTime() - Date.now() : IDLE_MS);
+    const woken = await deps.signals.waitForActivity(groupId, new Set(offsets.map((o) => o.streamId)), Math.max(0, wait), signal);
+    const retryDue = nextRetry !== undefined && nextRetry.getTime() <= Date.now();
+    if (!woken && !retryDue) return scheduleNextRetry(deps.boss, groupId, retries);
   }
 }
 
+/** Sends one chunk and commits it; false when nothing could be sent or advanced. */
+async function runChunk(
+  deps: RunnerDeps,
+  log: Logger,
+  group: GroupConfig,
+  lanes: Lane[],
+  offsets: StreamOffset[],
+  signal: AbortSignal,
+): Promise<boolean> {
+  const changes = deps.signals.version(group.id);
+  const chunkEnds = Date.now() + CHUNK_MS;
+  const interrupted = () => signal.aborted || deps.signals.version(group.id) !== changes || Date.now() >= chunkEnds;
+  const outcomes = await sendLanes(deps, group, lanes, interrupted, (item, outcome) => reportAttempt(log, deps.metrics, item, outcome));
+  const chunk = toChunkResult(group, lanes, outcomes);
+  try {
+    await commitChunk(deps.db, chunk, uuidv7);
+  } catch (error) {
+    if (!(error instanceof FencedError)) throw error;
+    log.info('offsets changed during the chunk; reloading');
+    return true;
+  }
+  deps.metrics.deadLettered.inc(chunk.deadLetters.filter((dead) => dead.deadLetterId === null).length);
+  const advanced = chunk.cursors.some((c) => c.cursorSeq > offsets.find((o) => o.streamId === c.streamId)!.cursorSeq);
+  return outcomes.size > 0 || advanced;
+}
+
+/** Whether runs of other groups wait for a worker (then this one makes room). */
+async function othersWaiting(boss: PgBoss, groupId: string): Promise<boolean> {
+  const queued = await boss.findJobs<DeliverJob>(DELIVER_QUEUE, { queued: true, limit: 20 });
+  return queued.some((job) => job.singletonKey !== groupId && job.startAfter.getTime() <= Date.now());
+}
+
+const soonest = (retries: RetryRow[]): Date | undefined =>
+  retries.reduce<Date | undefined>((first, r) => (!first || r.nextAttemptAt < first ? r.nextAttemptAt : first), undefined);
+
 function scheduleNextRetry(boss: PgBoss, groupId: string, retries: RetryRow[]): Promise<void> | undefined {
-  const next = retries.reduce<Date | undefined>((soonest, r) => (!soonest || r.nextAttemptAt < soonest ? r.nextAttemptAt : soonest), undefined);
+  const next = soonest(retries);
   return next ? wakeGroup(boss, groupId, next) : undefined;
 }
 

@@ -1,17 +1,27 @@
 import pg from 'pg';
+import { APPENDS_CHANNEL, GROUP_CHANNEL } from '../channels.ts';
 import type { Logger } from '../logger.ts';
 
-export const GROUP_CHANNEL = 'eventflow_groups';
+interface Waiter {
+  groupId: string;
+  streamIds: ReadonlySet<string>;
+  wake: (woken: boolean) => void;
+}
 
 /**
- * Operators' changes to a group (pause, delete, offset reset) NOTIFY this channel in
- * their transaction. A run compares the group's version before each delivery it starts,
- * so it stops starting deliveries right after such a change commits, without a query
- * per delivery. The run also re-reads the group at every chunk, so a missed
- * notification (listener reconnecting) only delays the stop to the chunk's end.
+ * Notifications that delivery runs act on, from one LISTEN connection per process:
+ *
+ * - operators' changes to a group (pause, delete, offset reset) NOTIFY `eventflow_groups`
+ *   in their transaction. A run compares the group's version before each delivery it
+ *   starts, so it stops starting deliveries right after such a change commits, without a
+ *   query per delivery. It also re-reads the group at every chunk, so a missed
+ *   notification (listener reconnecting) only delays the stop to the chunk's end.
+ * - every append commit NOTIFYs `eventflow_appends` with its stream, so a run that has
+ *   caught up waits for new events here instead of ending and being scheduled again.
  */
 export class GroupSignals {
   readonly #versions = new Map<string, number>();
+  readonly #waiters = new Set<Waiter>();
   readonly #connectionString: string;
   readonly #logger: Logger;
   #client: pg.Client | undefined;
@@ -26,17 +36,43 @@ export class GroupSignals {
     return this.#versions.get(groupId) ?? 0;
   }
 
+  /** Resolves true when one of the streams gets events or the group changes; false after `ms`. */
+  waitForActivity(groupId: string, streamIds: ReadonlySet<string>, ms: number, signal: AbortSignal): Promise<boolean> {
+    if (signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        groupId,
+        streamIds,
+        wake: (woken) => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+          this.#waiters.delete(waiter);
+          resolve(woken);
+        },
+      };
+      const onAbort = () => waiter.wake(false);
+      const timer = setTimeout(() => waiter.wake(false), ms);
+      signal.addEventListener('abort', onAbort);
+      this.#waiters.add(waiter);
+    });
+  }
+
   async start(): Promise<void> {
     const client = new pg.Client({ connectionString: this.#connectionString, application_name: 'eventflow-signals' });
-    client.on('notification', (message) => {
-      if (message.payload) this.#versions.set(message.payload, this.version(message.payload) + 1);
+    client.on('notification', ({ channel, payload }) => {
+      if (!payload) return;
+      if (channel === GROUP_CHANNEL) this.#versions.set(payload, this.version(payload) + 1);
+      for (const waiter of this.#waiters) {
+        if (channel === GROUP_CHANNEL ? waiter.groupId === payload : waiter.streamIds.has(payload)) waiter.wake(true);
+      }
     });
     client.on('error', (error) => {
-      this.#logger.warn({ err: error }, 'group signal listener lost its connection; reconnecting');
+      this.#logger.warn({ err: error }, 'signal listener lost its connection; reconnecting');
       this.#reconnect();
     });
     await client.connect();
     await client.query(`listen ${GROUP_CHANNEL}`);
+    await client.query(`listen ${APPENDS_CHANNEL}`);
     this.#client = client;
   }
 
@@ -52,6 +88,7 @@ export class GroupSignals {
 
   async stop(): Promise<void> {
     this.#closed = true;
+    for (const waiter of this.#waiters) waiter.wake(false);
     await this.#client?.end().catch(() => undefined);
   }
 }

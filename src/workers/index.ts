@@ -46,7 +46,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   );
   await deps.boss.work<DeliverJob>(
     DELIVER_QUEUE,
-    { batchSize: 1, localConcurrency: deps.concurrency ?? 8, pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 1 },
+    { batchSize: 1, localConcurrency: deps.concurrency ?? 16, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 0.5 },
     async ([job]) => {
       if (job) await runGroup(runner, job.data.group_id, AbortSignal.any([job.signal, shutdown.signal]));
     },

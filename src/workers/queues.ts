@@ -35,10 +35,9 @@ const queues: Queue[] = [
     retryDelay: 1,
     retryBackoff: true,
     retryDelayMax: 30,
-    // A run stops starting deliveries after RUN_BUDGET_MS and each POST is bounded by
-    // MAX_TIMEOUT_MS, so a live run never nears this; a crashed worker's run is noticed
-    // sooner by its missing heartbeat.
-    expireInSeconds: 120,
+    // A run hands over after RUN_MAX_MS (5 min) plus at most one chunk, so a live run
+    // never nears this; a crashed worker's run is noticed by its missing heartbeat (10 s).
+    expireInSeconds: 600,
     heartbeatSeconds: 10,
   },
 ];
@@ -71,7 +70,11 @@ export async function installBoss(connectionString: string): Promise<void> {
   const boss = new PgBoss({ connectionString, max: 2, migrate: true, supervise: false, schedule: false });
   await boss.start();
   try {
-    for (const { name, ...options } of queues) await boss.createQueue(name, options);
+    for (const { name, policy: _policy, partition: _partition, ...options } of queues) {
+      await boss.createQueue(name, { policy: _policy, partition: _partition, ...options });
+      // createQueue leaves an existing queue as it was; settings changed since then apply here.
+      await boss.updateQueue(name, options);
+    }
   } finally {
     await boss.stop({ graceful: false, close: true });
   }

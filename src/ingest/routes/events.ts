@@ -11,7 +11,7 @@ import { events } from '../../db/schema.ts';
 import { EventFlowError, notFound, type FieldError } from '../../errors.ts';
 import { DISPATCH_QUEUE } from '../../workers/queues.ts';
 import { keyOf, organizationOf } from '../app.ts';
-import { appendEvents, type EnqueueDispatch, type EventToAppend } from '../append.ts';
+import { Appender, type EnqueueDispatch, type EventToAppend } from '../append.ts';
 import { decodeCursor, toPage } from '../pagination.ts';
 import {
   appendedSchema,
@@ -49,7 +49,7 @@ const canonicalTime = (value: string) => new Date(value).toISOString();
  * A producer that sends a W3C `traceparent` header gives its trace id to the events that
  * carry none in their context, so the trace follows them to every delivery.
  */
-function toAppend(event: EventInput, now: string, traceparent: string | undefined): EventToAppend {
+function toAppend(event: EventInput, now: string, traceparent: string | undefined, apiKeyId: string): EventToAppend {
   const context = event.context ?? {};
   return {
     id: event.id?.toLowerCase() ?? uuidv7(),
@@ -60,6 +60,7 @@ function toAppend(event: EventInput, now: string, traceparent: string | undefine
     source: event.source ?? null,
     payload: event.payload,
     context: traceparent && context.trace_id === undefined ? { ...context, trace_id: traceparent } : context,
+    apiKeyId,
   };
 }
 
@@ -108,17 +109,16 @@ export const eventRoutes: FastifyPluginAsyncZod<{ db: Database; boss: PgBoss; co
   { db, boss, config, metrics },
 ) => {
   const enqueue: EnqueueDispatch = (tx, job) => boss.send(DISPATCH_QUEUE, job, { db: fromDrizzle(tx, sql) });
+  const appender = new Appender(db, enqueue);
 
   const append = async (request: FastifyRequest & { params: { stream: string } }, batch: EventInput[]) => {
     const key = keyOf(request);
     const now = new Date().toISOString();
     const traceparent = parseTraceparent(request.headers.traceparent);
-    const events = batch.map((event) => toAppend(event, now, traceparent));
+    const events = batch.map((event) => toAppend(event, now, traceparent, key.keyId));
     request.traceContext = traceContextOf(events);
-    const results = await appendEvents(
-      db,
-      enqueue,
-      { organizationId: key.organizationId, streamName: request.params.stream, apiKeyId: key.keyId },
+    const results = await appender.append(
+      { organizationId: key.organizationId, streamName: request.params.stream },
       events,
     );
     const appended = results.filter((result) => !result.duplicate).length;

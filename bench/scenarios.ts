@@ -1,0 +1,156 @@
+import pg from 'pg';
+import { sampleEvent } from './raw.ts';
+import { percentile, runConcurrently, ServiceProcess, setUpTenant, sleep, type Client, type Receiver } from './support.ts';
+
+export interface Measured {
+  figure: number;
+  p50?: number;
+  p99?: number;
+  peakRssMb: number;
+}
+
+/** One EventFlow process (api + workers) for one scenario, so its peak RSS is the scenario's. */
+async function withService<T>(databaseUrl: string, run: (service: ServiceProcess, api: Client) => Promise<T>): Promise<T & { peakRssMb: number }> {
+  const service = await ServiceProcess.start(databaseUrl);
+  const api = await setUpTenant(service.url);
+  try {
+    const result = await run(service, api);
+    return { ...result, peakRssMb: service.peakRssMb() };
+  } finally {
+    await api.close();
+    await service.stop();
+  }
+}
+
+async function createStream(api: Client, name: string): Promise<void> {
+  const response = await api.call('POST', '/v1/streams', { name });
+  if (response.status !== 201) throw new Error(`stream: ${response.status}`);
+}
+
+async function ingestBatches(api: Client, stream: string, events: number, clients: number, batch = 100): Promise<number> {
+  const body = { events: Array.from({ length: batch }, () => sampleEvent) };
+  const started = performance.now();
+  await runConcurrently(events / batch, clients, async () => {
+    const response = await api.call('POST', `/v1/streams/${stream}/events/batch`, body);
+    if (response.status !== 201) throw new Error(`batch ingest: ${response.status} ${JSON.stringify(response.body)}`);
+  });
+  return events / ((performance.now() - started) / 1000);
+}
+
+export function ingestBatch(databaseUrl: string, events: number): Promise<Measured> {
+  return withService(databaseUrl, async (_service, api) => {
+    await createStream(api, 'batch');
+    await ingestBatches(api, 'batch', Math.min(2000, events), 8); // warm-up
+    return { figure: await ingestBatches(api, 'batch', events, 8) };
+  });
+}
+
+export function ingestSingle(databaseUrl: string, events: number): Promise<Measured> {
+  return withService(databaseUrl, async (_service, api) => {
+    await createStream(api, 'single');
+    const latencies: number[] = [];
+    const send = async () => {
+      const started = performance.now();
+      const response = await api.call('POST', '/v1/streams/single/events', sampleEvent);
+      if (response.status !== 201) throw new Error(`ingest: ${response.status}`);
+      latencies.push(performance.now() - started);
+    };
+    await runConcurrently(Math.min(1000, events), 16, send); // warm-up
+    latencies.length = 0;
+    const started = performance.now();
+    await runConcurrently(events, 16, send);
+    const seconds = (performance.now() - started) / 1000;
+    latencies.sort((a, b) => a - b);
+    return { figure: events / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  });
+}
+
+interface DeliveryShape {
+  groups: number;
+  mode: 'parallel' | 'ordered';
+}
+
+/**
+ * A backlog of `events` is appended while the groups are paused; the clock runs from the
+ * resume until the receiver has acknowledged every delivery.
+ */
+export function deliverBacklog(databaseUrl: string, receiver: Receiver, events: number, shape: DeliveryShape): Promise<Measured> {
+  return withService(databaseUrl, async (_service, api) => {
+    await createStream(api, 'backlog');
+    const ids: string[] = [];
+    for (let g = 0; g < shape.groups; g++) {
+      const created = await api.call('POST', '/v1/consumer-groups', {
+        name: `g${g}`,
+        streams: ['backlog'],
+        webhook_url: receiver.url,
+        start_from: 'earliest',
+        delivery: { mode: shape.mode, max_in_flight: 64 },
+      });
+      if (created.status !== 201) throw new Error(`group: ${created.status} ${JSON.stringify(created.body)}`);
+      ids.push(created.body.id as string);
+      await api.call('PATCH', `/v1/consumer-groups/${created.body.id}`, { status: 'paused' });
+    }
+    await ingestBatches(api, 'backlog', events, 8, 500);
+    await receiver.reset();
+    const started = performance.now();
+    for (const id of ids) await api.call('PATCH', `/v1/consumer-groups/${id}`, { status: 'active' });
+    await receiver.until(events * shape.groups, 600_000);
+    return { figure: (events * shape.groups) / ((performance.now() - started) / 1000) };
+  });
+}
+
+/** Single events offered at `rate`/s for `seconds`; latency from each ingest answer to its arrival. */
+export function endToEnd(databaseUrl: string, receiver: Receiver, rate: number, seconds: number): Promise<Measured> {
+  return withService(databaseUrl, async (_service, api) => {
+    await createStream(api, 'live');
+    await api.call('POST', '/v1/consumer-groups', { name: 'live', streams: ['live'], webhook_url: receiver.url });
+    await receiver.reset();
+    const answered = new Map<string, number>();
+    const tickMs = 10;
+    const perTick = (rate * tickMs) / 1000;
+    const inFlight: Promise<void>[] = [];
+    const started = performance.now();
+    for (let tick = 0; tick < (seconds * 1000) / tickMs; tick++) {
+      for (let i = 0; i < perTick; i++) {
+        inFlight.push(
+          api.call('POST', '/v1/streams/live/events', sampleEvent).then((response) => {
+            answered.set(response.body.id as string, performance.timeOrigin + performance.now());
+          }),
+        );
+      }
+      const next = started + (tick + 1) * tickMs;
+      await sleep(Math.max(0, next - performance.now()));
+    }
+    await Promise.all(inFlight);
+    await receiver.until(answered.size, 60_000);
+    const arrivals = await receiver.arrivals();
+    const latencies = [...answered].map(([id, at]) => (arrivals.get(id) ?? Number.NaN) - at).sort((a, b) => a - b);
+    const offered = answered.size / ((performance.now() - started) / 1000);
+    return { figure: offered, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  });
+}
+
+/** Fills a stream with `rows` events straight in SQL (500k per statement), as history. */
+export async function fillHistory(databaseUrl: string, rows: number): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const { rows: orgs } = await client.query<{ id: string }>(`insert into organizations (id, name, slug) values (gen_random_uuid(), 'history', 'history-' || md5(random()::text)) returning id`);
+  const org = orgs[0]!.id;
+  const { rows: streams } = await client.query<{ id: string }>(`insert into event_streams (id, organization_id, name) values (gen_random_uuid(), $1, 'history') returning id`, [org]);
+  const stream = streams[0]!.id;
+  const payload = JSON.stringify(sampleEvent.payload);
+  for (let from = 1; from <= rows; from += 500_000) {
+    const to = Math.min(rows, from + 499_999);
+    await client.query(
+      `insert into events (stream_id, seq, id, organization_id, payload, metadata, occurred_at_supplied)
+       select $1, n, gen_random_uuid(), $2, $3::jsonb,
+         jsonb_build_object('event_type', 'order_created', 'event_version', 1, 'occurred_at', to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+           'source', 'history', 'api_key_id', null, 'context', '{}'::jsonb), false
+       from generate_series($4::bigint, $5::bigint) n`,
+      [stream, org, payload, from, to],
+    );
+  }
+  await client.query('update event_streams set last_seq = $2 where id = $1', [stream, rows]);
+  await client.query('vacuum analyze events');
+  await client.end();
+}
