@@ -9,6 +9,8 @@ import type { DispatchJob } from '../workers/queues.ts';
 
 export interface EventToAppend {
   id: string;
+  /** False when the server made the id (a fresh UUIDv7 cannot name a stored event). */
+  idSupplied: boolean;
   type: string;
   version: number;
   /** Canonical RFC 3339 UTC with milliseconds. */
@@ -42,6 +44,11 @@ interface PendingAppend {
   reject: (error: unknown) => void;
 }
 
+interface StreamQueue {
+  queue: PendingAppend[];
+  committing: boolean;
+}
+
 /** A combined transaction stops growing here, so no commit holds the stream for long. */
 const MAX_EVENTS_PER_COMMIT = 5_000;
 
@@ -56,7 +63,7 @@ const MAX_EVENTS_PER_COMMIT = 5_000;
 export class Appender {
   readonly #db: Database;
   readonly #enqueue: EnqueueDispatch;
-  readonly #queues = new Map<string, PendingAppend[]>();
+  readonly #streams = new Map<string, StreamQueue>();
 
   constructor(db: Database, enqueue: EnqueueDispatch) {
     this.#db = db;
@@ -66,33 +73,34 @@ export class Appender {
   append(target: AppendTarget, events: EventToAppend[]): Promise<Appended[]> {
     const key = `${target.organizationId}/${target.streamName}`;
     return new Promise((resolve, reject) => {
-      const queue = this.#queues.get(key);
-      if (queue) {
-        queue.push({ events, resolve, reject });
-        return;
-      }
-      this.#queues.set(key, [{ events, resolve, reject }]);
-      void this.#drain(key, target);
+      const stream = this.#streams.get(key) ?? { queue: [], committing: false };
+      this.#streams.set(key, stream);
+      stream.queue.push({ events, resolve, reject });
+      this.#startCommit(key, target, stream);
     });
   }
 
-  /** Commits what waits for `key`, one transaction after another, until nothing waits. */
-  async #drain(key: string, target: AppendTarget): Promise<void> {
-    for (;;) {
-      const queue = this.#queues.get(key)!;
-      if (queue.length === 0) {
-        this.#queues.delete(key);
-        return;
-      }
-      let taken = 0;
-      let events = 0;
-      while (taken < queue.length && (taken === 0 || events + queue[taken]!.events.length <= MAX_EVENTS_PER_COMMIT)) {
-        events += queue[taken]!.events.length;
-        taken++;
-      }
-      const batch = queue.splice(0, taken);
-      await this.#commit(target, batch);
+  /**
+   * Starts the stream's next transaction with what waits, unless one is in flight. One at
+   * a time: with a second one in flight (waiting on the row lock inside Postgres), 16
+   * single-event clients measured 1,180/s against 1,370/s, because the second only splits
+   * the batch that the first would have carried.
+   */
+  #startCommit(key: string, target: AppendTarget, stream: StreamQueue): void {
+    if (stream.committing || stream.queue.length === 0) return;
+    let taken = 0;
+    let events = 0;
+    while (taken < stream.queue.length && (taken === 0 || events + stream.queue[taken]!.events.length <= MAX_EVENTS_PER_COMMIT)) {
+      events += stream.queue[taken]!.events.length;
+      taken++;
     }
+    const batch = stream.queue.splice(0, taken);
+    stream.committing = true;
+    void this.#commit(target, batch).finally(() => {
+      stream.committing = false;
+      if (stream.queue.length === 0) this.#streams.delete(key);
+      else this.#startCommit(key, target, stream);
+    });
   }
 
   async #commit(target: AppendTarget, batch: PendingAppend[]): Promise<void> {
@@ -136,7 +144,7 @@ async function appendTogether(
     const existing = await findExistingEvents(
       tx,
       target.organizationId,
-      requests.flatMap((events) => events.map((event) => event.id)),
+      requests.flatMap((events) => events.filter((event) => event.idSupplied).map((event) => event.id)),
     );
     const fresh: (EventToAppend & { seq: number })[] = [];
     let lastSeq = stream.lastSeq;
@@ -160,11 +168,8 @@ async function appendTogether(
       return results;
     });
     if (fresh.length > 0) {
-      await insertEvents(tx, stream.id, target, fresh);
-      await tx.execute(sql`update event_streams set last_seq = ${lastSeq} where id = ${stream.id}`);
+      await insertEvents(tx, stream.id, target, fresh, lastSeq);
       await enqueue(tx, { stream_id: stream.id, first_seq: stream.lastSeq + 1, last_seq: lastSeq });
-      // Idle delivery runs of this stream's groups wake on it (see GroupSignals).
-      await tx.execute(sql`select pg_notify(${APPENDS_CHANNEL}, ${stream.id})`);
     }
     return outcomes;
   });
@@ -211,6 +216,7 @@ interface StoredEvent {
 }
 
 async function findExistingEvents(tx: Transaction, organizationId: string, ids: string[]): Promise<Map<string, StoredEvent>> {
+  if (ids.length === 0) return new Map();
   const { rows } = await tx.execute<{
     id: string;
     stream_id: string;
@@ -249,12 +255,17 @@ function sameContent(stored: StoredEvent, event: EventToAppend): boolean {
   );
 }
 
-/** One statement for the whole batch: the rows travel as one jsonb array parameter. */
+/**
+ * One statement (one round trip, which is what a commit under the stream lock waits on)
+ * inserts the rows, which travel as one jsonb array parameter, moves last_seq, and
+ * NOTIFYs the stream so idle delivery runs of its groups wake (see GroupSignals).
+ */
 async function insertEvents(
   tx: Transaction,
   streamId: string,
   target: AppendTarget,
   fresh: (EventToAppend & { seq: number })[],
+  lastSeq: number,
 ): Promise<void> {
   const rows = fresh.map((event) => ({
     seq: event.seq,
@@ -271,8 +282,13 @@ async function insertEvents(
     } satisfies EventMetadata,
   }));
   await tx.execute(sql`
-    insert into events (stream_id, seq, id, organization_id, payload, metadata, occurred_at_supplied)
-    select ${streamId}, r.seq, r.id, ${target.organizationId}, r.payload, r.metadata, r.supplied
-    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-      as r(seq bigint, id uuid, payload jsonb, metadata jsonb, supplied boolean)`);
+    with inserted as (
+      insert into events (stream_id, seq, id, organization_id, payload, metadata, occurred_at_supplied)
+      select ${streamId}, r.seq, r.id, ${target.organizationId}, r.payload, r.metadata, r.supplied
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        as r(seq bigint, id uuid, payload jsonb, metadata jsonb, supplied boolean)
+    ), advanced as (
+      update event_streams set last_seq = ${lastSeq} where id = ${streamId}
+    )
+    select pg_notify(${APPENDS_CHANNEL}, ${streamId})`);
 }

@@ -53,6 +53,7 @@ function toAppend(event: EventInput, now: string, traceparent: string | undefine
   const context = event.context ?? {};
   return {
     id: event.id?.toLowerCase() ?? uuidv7(),
+    idSupplied: event.id !== undefined,
     type: event.type,
     version: event.version,
     occurredAt: event.occurred_at ? canonicalTime(event.occurred_at) : now,
