@@ -297,6 +297,8 @@ describe('operators', () => {
       expect(() => new Webhook(secret).verify(delivery.body, delivery.headers as Record<string, string>)).not.toThrow();
     }
     await ctx.pool.query(`update consumer_group_secrets set retired_at = now() - interval '25 hours' where secret_encrypted is not null and group_id = $1 and retired_at is not null and created_at = (select min(created_at) from consumer_group_secrets where group_id = $1)`, [g.id]);
+    // 25 hours pass: runs re-read their group within a second, or at once when signalled.
+    await ctx.pool.query(`select pg_notify('eventflow_groups', $1)`, [g.id]);
     await send(s, [{ type: 'a', payload: {} }]);
     await r.until(() => r.delivered().length === 2);
     const later = r.delivered()[1]!;

@@ -35,6 +35,8 @@ export const RUN_MAX_MS = 300_000;
  * sent within milliseconds instead of after a new job is fetched.
  */
 const IDLE_MS = 2_000;
+/** How stale a run's copy of its group and retries may get when nothing signalled a change. */
+const STATE_TTL_MS = 1_000;
 /** Events read per stream per chunk; each chunk ends in one commit. */
 const CHUNK_EVENTS = 500;
 /**
@@ -85,19 +87,29 @@ export async function runGroup(deps: RunnerDeps, groupId: string, signal: AbortS
   const started = Date.now();
   let yieldCheck = started + YIELD_CHECK_MS;
   const log = deps.logger.child({ group: groupId });
+  let state: { group: GroupConfig | undefined; retries: RetryRow[]; version: number; loadedAt: number } | undefined;
   for (;;) {
     if (signal.aborted || Date.now() - started >= RUN_MAX_MS) return wakeGroup(deps.boss, groupId);
     if (Date.now() >= yieldCheck) {
       if (await othersWaiting(deps.boss, groupId)) return wakeGroup(deps.boss, groupId);
       yieldCheck = Date.now() + YIELD_CHECK_MS;
     }
-    const group = await loadGroup(deps.db, groupId, deps.box);
+    // The group and its retries change only through operators (signalled) or this run's
+    // own commits; otherwise they are re-read every STATE_TTL_MS, not every chunk.
+    const version = deps.signals.version(groupId);
+    if (!state || state.version !== version || Date.now() - state.loadedAt >= STATE_TTL_MS) {
+      state = { group: await loadGroup(deps.db, groupId, deps.box), retries: await loadRetries(deps.db, groupId), version, loadedAt: Date.now() };
+    }
+    const { group, retries } = state;
     if (!group || group.status !== 'active') return;
     const offsets = await loadOffsets(deps.db, groupId);
-    const retries = await loadRetries(deps.db, groupId);
     const lanes = await planLanes(deps.db, group, offsets, retries);
     const idle = lanes.every((lane) => lane.items.length === 0 && lane.scanEnd <= lane.offset.cursorSeq);
-    if (!idle && (await runChunk(deps, log, group, lanes, offsets, signal))) continue;
+    if (!idle) {
+      const chunk = await runChunk(deps, log, group, lanes, offsets, signal);
+      if (chunk.touchedRetries) state = undefined;
+      if (chunk.progress) continue;
+    }
     // Caught up (or only waiting retries): wait for new events, a change, or the next retry.
     const nextRetry = soonest(retries);
     const wait = Math.min(IDLE_MS, nextRetry ? nextRetry.getTime() - Date.now() : IDLE_MS);
@@ -107,7 +119,10 @@ export async function runGroup(deps: RunnerDeps, groupId: string, signal: AbortS
   }
 }
 
-/** Sends one chunk and commits it; false when nothing could be sent or advanced. */
+/**
+ * Sends one chunk and commits it. `progress`: something was sent or a cursor moved;
+ * `touchedRetries`: the retry rows changed (or the commit was fenced), so re-read them.
+ */
 async function runChunk(
   deps: RunnerDeps,
   log: Logger,
@@ -115,7 +130,7 @@ async function runChunk(
   lanes: Lane[],
   offsets: StreamOffset[],
   signal: AbortSignal,
-): Promise<boolean> {
+): Promise<{ progress: boolean; touchedRetries: boolean }> {
   const changes = deps.signals.version(group.id);
   const chunkEnds = Date.now() + CHUNK_MS;
   const interrupted = () => signal.aborted || deps.signals.version(group.id) !== changes || Date.now() >= chunkEnds;
@@ -126,11 +141,12 @@ async function runChunk(
   } catch (error) {
     if (!(error instanceof FencedError)) throw error;
     log.info('offsets changed during the chunk; reloading');
-    return true;
+    return { progress: true, touchedRetries: true };
   }
   deps.metrics.deadLettered.inc(chunk.deadLetters.filter((dead) => dead.deadLetterId === null).length);
   const advanced = chunk.cursors.some((c) => c.cursorSeq > offsets.find((o) => o.streamId === c.streamId)!.cursorSeq);
-  return outcomes.size > 0 || advanced;
+  const touchedRetries = chunk.retries.length + chunk.clearedRetries.length + chunk.deadLetters.length > 0;
+  return { progress: outcomes.size > 0 || advanced, touchedRetries };
 }
 
 /** Whether runs of other groups wait for a worker (then this one makes room). */

@@ -179,6 +179,7 @@ export const consumerGroupRoutes: FastifyPluginAsyncZod<GroupRouteDeps> = async 
         const group = await lockGroup(tx, organizationId, request.params.id);
         await tx.execute(sql`update consumer_group_secrets set retired_at = now() where group_id = ${group.id} and retired_at is null`);
         await tx.execute(sql`insert into consumer_group_secrets (id, group_id, secret_encrypted) values (${uuidv7()}, ${group.id}, ${box.seal(secret)})`);
+        await signalGroupChange(tx, group.id);
       });
       return { secret };
     },

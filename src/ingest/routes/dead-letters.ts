@@ -6,7 +6,7 @@ import type { Database, Transaction } from '../../db/client.ts';
 import { EventFlowError, notFound } from '../../errors.ts';
 import { wakeGroup } from '../../workers/wake.ts';
 import { organizationOf } from '../app.ts';
-import { readGroup } from '../groups.ts';
+import { readGroup, signalGroupChange } from '../groups.ts';
 import { decodeCursor, encodeCursor } from '../pagination.ts';
 import { bulkRetrySchema, deadLetterQuerySchema, deadLetterSchema, idParamsSchema, pageOf, problemSchema } from '../schemas.ts';
 import { findStream } from './streams.ts';
@@ -59,7 +59,10 @@ async function queueRetries(tx: Transaction, organizationId: string, where: SQL)
       on conflict (group_id, stream_id, seq) do nothing
     )
     select id, group_id from moved`);
-  return { count: rows.length, groups: [...new Set(rows.map((row) => row.group_id))] };
+  const groups = [...new Set(rows.map((row) => row.group_id))];
+  // A run that is already delivering for the group picks the retries up at once.
+  for (const groupId of groups) await signalGroupChange(tx, groupId);
+  return { count: rows.length, groups };
 }
 
 export const deadLetterRoutes: FastifyPluginAsyncZod<{ db: Database; boss: PgBoss }> = async (app, { db, boss }) => {
