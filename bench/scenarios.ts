@@ -99,35 +99,44 @@ export function deliverBacklog(databaseUrl: string, receiver: Receiver, events: 
   });
 }
 
-/** Single events offered at `rate`/s for `seconds`; latency from each ingest answer to its arrival. */
+/**
+ * Single events offered at `rate`/s for `seconds` (after one unmeasured second that warms
+ * the JIT and starts the group's run); latency from each ingest answer to its arrival.
+ */
 export function endToEnd(databaseUrl: string, receiver: Receiver, rate: number, seconds: number): Promise<Measured> {
   return withService(databaseUrl, async (_service, api) => {
     await createStream(api, 'live');
     await api.call('POST', '/v1/consumer-groups', { name: 'live', streams: ['live'], webhook_url: receiver.url });
+    await offer(api, rate, 1, new Map());
     await receiver.reset();
     const answered = new Map<string, number>();
-    const tickMs = 10;
-    const perTick = (rate * tickMs) / 1000;
-    const inFlight: Promise<void>[] = [];
     const started = performance.now();
-    for (let tick = 0; tick < (seconds * 1000) / tickMs; tick++) {
-      for (let i = 0; i < perTick; i++) {
-        inFlight.push(
-          api.call('POST', '/v1/streams/live/events', sampleEvent).then((response) => {
-            answered.set(response.body.id as string, performance.timeOrigin + performance.now());
-          }),
-        );
-      }
-      const next = started + (tick + 1) * tickMs;
-      await sleep(Math.max(0, next - performance.now()));
-    }
-    await Promise.all(inFlight);
+    await offer(api, rate, seconds, answered);
     await receiver.until(answered.size, 60_000);
     const arrivals = await receiver.arrivals();
     const latencies = [...answered].map(([id, at]) => (arrivals.get(id) ?? Number.NaN) - at).sort((a, b) => a - b);
     const offered = answered.size / ((performance.now() - started) / 1000);
     return { figure: offered, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
   });
+}
+
+/** Sends single events at `rate`/s for `seconds`, noting when each was answered (epoch ms). */
+async function offer(api: Client, rate: number, seconds: number, answered: Map<string, number>): Promise<void> {
+  const tickMs = 10;
+  const perTick = (rate * tickMs) / 1000;
+  const inFlight: Promise<void>[] = [];
+  const started = performance.now();
+  for (let tick = 0; tick < (seconds * 1000) / tickMs; tick++) {
+    for (let i = 0; i < perTick; i++) {
+      inFlight.push(
+        api.call('POST', '/v1/streams/live/events', sampleEvent).then((response) => {
+          answered.set(response.body.id as string, performance.timeOrigin + performance.now());
+        }),
+      );
+    }
+    await sleep(Math.max(0, started + (tick + 1) * tickMs - performance.now()));
+  }
+  await Promise.all(inFlight);
 }
 
 /** Fills a stream with `rows` events straight in SQL (500k per statement), as history. */
