@@ -17,6 +17,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { SecretBox } from '../secrets.ts';
 import { Authenticator, authorize, type KeyPrincipal, type Principal, type Requirement } from './auth.ts';
+import { parseJsonBody } from './json-body.ts';
 import { registerOpenApi } from './openapi.ts';
 import { sendProblem, toEventFlowError } from './problem.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
@@ -59,6 +60,8 @@ export type App = FastifyInstance<
   Logger,
   ZodTypeProvider
 >;
+
+const CREDENTIAL_PARAMS = ['api_key', 'apikey', 'key', 'token', 'access_token', 'authorization'];
 
 /** The organization of the API key that made the request (routes with a scope only). */
 export function organizationOf(request: { principal: Principal | undefined }): string {
@@ -118,7 +121,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // Every body is JSON: anything else answers 415 rather than failing validation as a string.
-  app.removeContentTypeParser('text/plain');
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseJsonBody);
 
   const authenticator = new Authenticator(deps.db, deps.platformToken);
   app.decorateRequest('principal', undefined);
@@ -128,6 +132,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     void reply.header('request-id', request.id);
     const needs = request.routeOptions.config.auth;
     if (!needs) return;
+    // A key in a URL ends up in proxy and access logs: refuse it before looking at it.
+    if (CREDENTIAL_PARAMS.some((name) => Object.hasOwn(request.query as object, name))) {
+      throw new EventFlowError('bad_request', 'credentials go in the Authorization header, never in the URL');
+    }
     request.principal = await authenticator.authenticate(request.headers.authorization);
     const stream = (request.params as { stream?: unknown } | undefined)?.stream;
     authorize(request.principal, needs, typeof stream === 'string' ? stream : undefined);

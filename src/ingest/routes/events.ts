@@ -13,6 +13,7 @@ import { DISPATCH_QUEUE } from '../../workers/queues.ts';
 import { keyOf, organizationOf } from '../app.ts';
 import { Appender, type EnqueueDispatch, type EventToAppend } from '../append.ts';
 import { decodeCursor, toPage } from '../pagination.ts';
+import { IngestRateLimiter } from '../rate-limit.ts';
 import {
   appendedSchema,
   batchAppendedSchema,
@@ -111,9 +112,11 @@ export const eventRoutes: FastifyPluginAsyncZod<{ db: Database; boss: PgBoss; co
 ) => {
   const enqueue: EnqueueDispatch = (tx, job) => boss.send(DISPATCH_QUEUE, job, { db: fromDrizzle(tx, sql) });
   const appender = new Appender(db, enqueue);
+  const limiter = config.INGEST_RATE_LIMIT ? new IngestRateLimiter(config.INGEST_RATE_LIMIT) : undefined;
 
   const append = async (request: FastifyRequest & { params: { stream: string } }, batch: EventInput[]) => {
     const key = keyOf(request);
+    limiter?.take(key.organizationId, batch.length);
     const now = new Date().toISOString();
     const traceparent = parseTraceparent(request.headers.traceparent);
     const events = batch.map((event) => toAppend(event, now, traceparent, key.keyId));
@@ -136,7 +139,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{ db: Database; boss: PgBoss; co
         tags: ['events'],
         params: streamParamsSchema,
         body: eventInputSchema,
-        response: { 200: appendedSchema, 201: appendedSchema, 404: problemSchema, 409: problemSchema, 413: problemSchema },
+        response: { 200: appendedSchema, 201: appendedSchema, 404: problemSchema, 409: problemSchema, 413: problemSchema, 429: problemSchema },
       },
     },
     async (request, reply) => {
