@@ -91,7 +91,7 @@ describe('credentials', () => {
   it('refuses a key in the query string', async () => {
     const response = await fetch(`${ctx.url}/v1/streams?api_key=${tenant.adminKey}`);
     expect(response.status).toBe(400);
-    expect((await response.json()).detail).toContain('Authorization header');
+    expect(((await response.json()) as { detail: string }).detail).toContain('Authorization header');
   });
 });
 
