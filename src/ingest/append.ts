@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { sql } from 'drizzle-orm';
-import type { Database, Transaction } from '../db/client.ts';
+import { withTransaction, type Database, type Transaction } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import type { EventMetadata } from '../db/schema.ts';
 import { EventFlowError, notFound } from '../errors.ts';
@@ -139,7 +139,7 @@ async function appendTogether(
   target: AppendTarget,
   requests: EventToAppend[][],
 ): Promise<(Appended[] | EventFlowError)[]> {
-  return db.transaction(async (tx) => {
+  return withTransaction(db, async (tx) => {
     const stream = await lockStream(tx, target.organizationId, target.streamName);
     const existing = await findExistingEvents(
       tx,

@@ -16,7 +16,7 @@ export type GroupRow = {
 };
 
 /** The group as the API shows it: with each stream's watermark and lag, and pending dead letters. */
-export async function readGroups(db: Database | Transaction, organizationId: string, options: { id?: string; after?: string; limit?: number }) {
+export async function readGroups(db: Database  , organizationId: string, options: { id?: string; after?: string; limit?: number }) {
   const { rows } = await db.execute<
     GroupRow & { offsets: { stream: string; committed_seq: number; last_seq: number }[]; dead_letters_pending: number }
   >(sql`
@@ -47,7 +47,7 @@ export async function readGroups(db: Database | Transaction, organizationId: str
 
 export type GroupView = Awaited<ReturnType<typeof readGroups>>[number];
 
-export async function readGroup(db: Database | Transaction, organizationId: string, id: string): Promise<GroupView> {
+export async function readGroup(db: Database  , organizationId: string, id: string): Promise<GroupView> {
   const [group] = await readGroups(db, organizationId, { id });
   if (!group) throw notFound('consumer group');
   return group;

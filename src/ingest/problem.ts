@@ -1,10 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { isDatabaseUnavailable } from '../db/errors.ts';
 import { errorCatalog, EventFlowError, problemType, type ErrorCode, type FieldError } from '../errors.ts';
 
-/** SQLSTATE classes and socket errors that mean "the database is not reachable right now". */
-const UNAVAILABLE_SQLSTATE = /^(08|53|57P)/;
-const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
 
 const FASTIFY_CODES: Record<number, ErrorCode> = {
   400: 'bad_request',
@@ -30,7 +28,7 @@ export function toEventFlowError(error: unknown): EventFlowError {
   if (fastifyError.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError) {
     return new EventFlowError('malformed_json', 'the body is not valid JSON');
   }
-  if (typeof fastifyError.code === 'string' && (UNAVAILABLE_SQLSTATE.test(fastifyError.code) || UNAVAILABLE_ERRNO.has(fastifyError.code))) {
+  if (isDatabaseUnavailable(error)) {
     return new EventFlowError('unavailable', 'the database is unavailable; retry shortly', {
       headers: { 'retry-after': '1' },
       cause: error,

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { Database, Transaction } from '../db/client.ts';
+import { withTransaction, type Database, type Transaction } from '../db/client.ts';
 import type { DeliverySettings, EventMetadata } from '../db/schema.ts';
 import type { SecretBox } from '../secrets.ts';
 
@@ -204,7 +204,7 @@ export interface ChunkResult {
  * The watermark is recomputed from what is left waiting and only moves forward.
  */
 export async function commitChunk(db: Database, chunk: ChunkResult, newDeadLetterId: () => string): Promise<void> {
-  await db.transaction(async (tx) => {
+  await withTransaction(db, async (tx) => {
     for (const cursor of chunk.cursors) {
       const { rows } = await tx.execute(sql`
         update consumer_offsets set generation = generation + 1

@@ -51,11 +51,12 @@ export async function startTestApp(
     },
   });
   const logger = createLogger(config.LOG_LEVEL, sink);
-  const pool = createPool(databaseUrl);
+  const pool = createPool(databaseUrl, 10, (error) => logger.warn({ err: error }, 'idle database connection lost'));
   const db = createDatabase(pool);
   const box = new SecretBox(Buffer.from(SECRET_KEY, 'base64'));
   const metrics = new Metrics();
   const boss = createBoss({ connectionString: databaseUrl, supervise: options.workers ?? false });
+  boss.on('error', (error) => logger.error({ err: error }, 'pg-boss error'));
   await boss.start();
   const workers = options.workers
     ? await startWorkers({ db, boss, box, logger, metrics, connectionString: databaseUrl, allowPrivateWebhooks: config.WEBHOOK_ALLOW_PRIVATE, sweepIntervalMs: 2_000 })

@@ -4,7 +4,7 @@ import type { PgBoss } from 'pg-boss';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { Config } from '../../config.ts';
-import type { Database, Transaction } from '../../db/client.ts';
+import { withTransaction, type Database, type Transaction } from '../../db/client.ts';
 import { isUniqueViolation } from '../../db/errors.ts';
 import type { DeliverySettings } from '../../db/schema.ts';
 import { EventFlowError, notFound } from '../../errors.ts';
@@ -57,8 +57,7 @@ export const consumerGroupRoutes: FastifyPluginAsyncZod<GroupRouteDeps> = async 
       checkDelays(body.delivery);
       const id = uuidv7();
       const secret = generateWebhookSecret();
-      const group = await db
-        .transaction(async (tx) => {
+      const group = await withTransaction(db, async (tx) => {
           const streams = await streamsByName(tx, organizationId, [...new Set(body.streams)]);
           await tx.execute(sql`
             insert into consumer_groups (id, organization_id, name, webhook_url, event_types, status, delivery)
@@ -121,7 +120,7 @@ export const consumerGroupRoutes: FastifyPluginAsyncZod<GroupRouteDeps> = async 
       const organizationId = organizationOf(request);
       const patch = request.body;
       const webhookUrl = patch.webhook_url === undefined ? undefined : await assertWebhookUrl(patch.webhook_url, allowPrivate);
-      const group = await db.transaction(async (tx) => {
+      const group = await withTransaction(db, async (tx) => {
         const current = await lockGroup(tx, organizationId, request.params.id);
         const delivery = { ...current.delivery, ...patch.delivery };
         checkDelays(delivery);
@@ -149,7 +148,7 @@ export const consumerGroupRoutes: FastifyPluginAsyncZod<GroupRouteDeps> = async 
     },
     async (request, reply) => {
       const organizationId = organizationOf(request);
-      await db.transaction(async (tx) => {
+      await withTransaction(db, async (tx) => {
         const group = await lockGroup(tx, organizationId, request.params.id);
         await tx.execute(sql`update consumer_groups set deleted_at = now(), updated_at = now() where id = ${group.id}`);
         await tx.execute(sql`delete from delivery_retries where group_id = ${group.id}`);
@@ -175,7 +174,7 @@ export const consumerGroupRoutes: FastifyPluginAsyncZod<GroupRouteDeps> = async 
     async (request) => {
       const organizationId = organizationOf(request);
       const secret = generateWebhookSecret();
-      await db.transaction(async (tx) => {
+      await withTransaction(db, async (tx) => {
         const group = await lockGroup(tx, organizationId, request.params.id);
         await tx.execute(sql`update consumer_group_secrets set retired_at = now() where group_id = ${group.id} and retired_at is null`);
         await tx.execute(sql`insert into consumer_group_secrets (id, group_id, secret_encrypted) values (${uuidv7()}, ${group.id}, ${box.seal(secret)})`);
@@ -200,7 +199,7 @@ export const consumerGroupRoutes: FastifyPluginAsyncZod<GroupRouteDeps> = async 
     async (request) => {
       const organizationId = organizationOf(request);
       const { stream, to } = request.body;
-      const committed = await db.transaction(async (tx) => {
+      const committed = await withTransaction(db, async (tx) => {
         const group = await lockGroup(tx, organizationId, request.params.id);
         const { rows } = await tx.execute<{ stream_id: string; last_seq: string }>(sql`
           select o.stream_id, s.last_seq from consumer_offsets o join event_streams s on s.id = o.stream_id

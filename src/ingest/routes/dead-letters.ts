@@ -2,7 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { PgBoss } from 'pg-boss';
 import { z } from 'zod';
-import type { Database, Transaction } from '../../db/client.ts';
+import { withTransaction, type Database, type Transaction } from '../../db/client.ts';
 import { EventFlowError, notFound } from '../../errors.ts';
 import { wakeGroup } from '../../workers/wake.ts';
 import { organizationOf } from '../app.ts';
@@ -32,7 +32,7 @@ const present = (row: DeadLetterRow) => ({
   retried_at: row.retried_at ? new Date(row.retried_at).toISOString() : null,
 });
 
-async function selectDeadLetters(db: Database | Transaction, organizationId: string, where: SQL, limit: number): Promise<DeadLetterRow[]> {
+async function selectDeadLetters(db: Database  , organizationId: string, where: SQL, limit: number): Promise<DeadLetterRow[]> {
   const { rows } = await db.execute<DeadLetterRow>(sql`
     select d.id, d.group_id, s.name as stream, d.event_id, d.seq, d.attempts, d.last_error, d.last_status_code, d.status,
       d.dead_lettered_at, d.retried_at
@@ -126,7 +126,7 @@ export const deadLetterRoutes: FastifyPluginAsyncZod<{ db: Database; boss: PgBos
     async (request, reply) => {
       const organizationId = organizationOf(request);
       const id = request.params.id;
-      const row = await db.transaction(async (tx) => {
+      const row = await withTransaction(db, async (tx) => {
         await queueRetries(tx, organizationId, sql`d.id = ${id}`);
         const [current] = await selectDeadLetters(tx, organizationId, sql`d.id = ${id}`, 1);
         if (!current) throw notFound('dead letter');
@@ -164,7 +164,7 @@ export const deadLetterRoutes: FastifyPluginAsyncZod<{ db: Database; boss: PgBos
         ].filter((part) => part !== undefined),
         sql` and `,
       );
-      const { count, groups } = await db.transaction((tx) => queueRetries(tx, organizationId, where));
+      const { count, groups } = await withTransaction(db, (tx) => queueRetries(tx, organizationId, where));
       for (const groupId of groups) await wakeGroup(boss, groupId);
       return reply.code(202).send({ queued: count });
     },
@@ -184,7 +184,7 @@ export const deadLetterRoutes: FastifyPluginAsyncZod<{ db: Database; boss: PgBos
     async (request) => {
       const organizationId = organizationOf(request);
       const id = request.params.id;
-      return db.transaction(async (tx) => {
+      return withTransaction(db, async (tx) => {
         const [current] = await selectDeadLetters(tx, organizationId, sql`d.id = ${id}`, 1);
         if (!current) throw notFound('dead letter');
         if (current.status === 'resolved') throw new EventFlowError('conflict', 'the dead letter was delivered already');

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { v7 as uuidv7 } from 'uuid';
-import type { Database } from '../../db/client.ts';
+import { withTransaction, type Database } from '../../db/client.ts';
 import { apiKeys, organizations } from '../../db/schema.ts';
 import { EventFlowError } from '../../errors.ts';
 import { generateApiKey } from '../auth.ts';
@@ -24,8 +24,7 @@ export const organizationRoutes: FastifyPluginAsyncZod<{ db: Database }> = async
       const organizationId = uuidv7();
       const keyId = uuidv7();
       const generated = generateApiKey();
-      const created = await db
-        .transaction(async (tx) => {
+      const created = await withTransaction(db, async (tx) => {
           const [organization] = await tx.insert(organizations).values({ id: organizationId, name, slug }).returning();
           await tx.insert(apiKeys).values({
             id: keyId,
