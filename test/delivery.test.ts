@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, PLATFORM_TOKEN, type TestApp } from './helpers/app.ts';
@@ -218,6 +219,33 @@ describe('retries and dead letters', () => {
     expect(answers.map((a) => a.status)).toEqual([202, 202]);
     await eventually(async () => (await api.get(`/v1/dead-letters/${dead.id}`)).body, (d) => d.status === 'resolved');
     expect(r.delivered()).toHaveLength(1);
+  });
+
+  it('reads only the first KiB of a huge or endless response body', async () => {
+    const s = await stream();
+    let requests = 0;
+    const endless = createServer((_req, res) => {
+      requests++;
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const chunk = 'y'.repeat(64 * 1024);
+      // Never ends: only the sender closing the connection stops it.
+      const pump = () => {
+        while (res.write(chunk));
+        res.once('drain', pump);
+      };
+      pump();
+      res.on('close', () => res.removeAllListeners('drain'));
+    });
+    await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(endless.address() as { port: number }).port}/hooks`;
+    const g = await group({ streams: [s], webhook_url: url, start_from: 'earliest', delivery: { timeout_ms: 5_000 } });
+    await send(s, [{ type: 'a', payload: {} }]);
+    const [attempt] = await eventually(async () => (await api.get(`/v1/consumer-groups/${g.id}/deliveries`)).body.data, (rows: any[]) => rows.length === 1);
+    expect(attempt).toMatchObject({ status: 'delivered', status_code: 200 });
+    expect(attempt.response_body).toHaveLength(1024);
+    expect(requests).toBe(1);
+    endless.closeAllConnections();
+    endless.close();
   });
 
   it('records a 3xx and a timeout as failed attempts', async () => {
