@@ -175,20 +175,23 @@ async function appendTogether(
   });
 }
 
+/** `events.metadata`, as the seed's event model has it. */
+const metadataOf = (event: EventToAppend): EventMetadata => ({
+  event_type: event.type,
+  event_version: event.version,
+  occurred_at: event.occurredAt,
+  source: event.source,
+  api_key_id: event.apiKeyId,
+  context: event.context,
+});
+
 function storedFrom(event: EventToAppend & { seq: number }, streamId: string): StoredEvent {
   return {
     streamId,
     seq: event.seq,
     payload: event.payload,
     occurredAtSupplied: event.occurredAtSupplied,
-    metadata: {
-      event_type: event.type,
-      event_version: event.version,
-      occurred_at: event.occurredAt,
-      source: event.source,
-      api_key_id: event.apiKeyId,
-      context: event.context,
-    },
+    metadata: metadataOf(event),
   };
 }
 
@@ -272,14 +275,7 @@ async function insertEvents(
     id: event.id,
     payload: event.payload,
     supplied: event.occurredAtSupplied,
-    metadata: {
-      event_type: event.type,
-      event_version: event.version,
-      occurred_at: event.occurredAt,
-      source: event.source,
-      api_key_id: event.apiKeyId,
-      context: event.context,
-    } satisfies EventMetadata,
+    metadata: metadataOf(event),
   }));
   await tx.execute(sql`
     with inserted as (
