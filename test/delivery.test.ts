@@ -248,6 +248,31 @@ describe('retries and dead letters', () => {
     endless.close();
   });
 
+  it('backs off while a receiver is down, then drains with no dead letters', async () => {
+    const s = await stream();
+    const r = await receiver();
+    const url = r.url;
+    await r.stop();
+    const g = await group({ streams: [s], webhook_url: url, start_from: 'earliest', delivery: { max_attempts: 20, initial_delay_ms: 100, max_delay_ms: 800 } });
+    await send(s, [{ type: 'a', payload: {} }, { type: 'a', payload: {} }]);
+    const failures = await eventually(
+      async () => (await api.get(`/v1/consumer-groups/${g.id}/deliveries?status=failed&limit=1000`)).body.data as { seq: number; attempt: number; at: string; error: string }[],
+      (rows) => rows.filter((a) => a.seq === 1).length >= 5,
+    );
+    const first = failures.filter((a) => a.seq === 1).sort((a, b) => a.attempt - b.attempt);
+    expect(first[0]!.error).toContain('ECONNREFUSED');
+    // Equal jitter: the wait before attempt n+1 is at least half of min(800, 100 * 2^(n-1)) ms.
+    for (let n = 1; n < first.length; n++) {
+      const gap = Date.parse(first[n]!.at) - Date.parse(first[n - 1]!.at);
+      expect(gap).toBeGreaterThanOrEqual(Math.min(800, 100 * 2 ** (n - 1)) / 2 - 5);
+    }
+    const back = await new Receiver().start(Number(new URL(url).port));
+    receivers.push(back);
+    await back.until(() => back.delivered().length === 2);
+    await eventually(() => offsetsOf(g.id), (o) => o[0]!.committed_seq === 2);
+    expect((await api.get(`/v1/dead-letters?group_id=${g.id}`)).body.data).toEqual([]);
+  });
+
   it('records a 3xx and a timeout as failed attempts', async () => {
     const s = await stream();
     const r = await receiver();
