@@ -8,7 +8,11 @@ import { migrate } from '../src/db/migrate.ts';
 import { createLogger } from '../src/logger.ts';
 import { startTestApp, PLATFORM_TOKEN, type TestApp } from './helpers/app.ts';
 import { ApiClient, createTenant, type Tenant } from './helpers/client.ts';
+import { eventually } from './helpers/eventually.ts';
 import { freePort } from './helpers/ports.ts';
+import { spawnService } from './helpers/process.ts';
+import { Receiver } from './helpers/receiver.ts';
+import { SECRET_KEY } from './helpers/app.ts';
 
 // A Postgres of this file's own, so restarting it disturbs no other test file.
 let dataDir: string;
@@ -88,4 +92,45 @@ it('answers 503 with Retry-After while Postgres restarts, and resent ids leave n
   // The dispatch jobs cover every stored seq exactly once, and nothing that is not stored.
   const covered = jobs.flatMap((job) => Array.from({ length: job.last - job.first + 1 }, (_, i) => job.first + i));
   expect(covered).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+});
+
+it('recovers by itself when the database is unreachable for a while: not ready meanwhile, nothing lost', async () => {
+  const receiver = await new Receiver().start();
+  const worker = await spawnService({
+    DATABASE_URL: postgres.url,
+    EVENTFLOW_ROLE: 'worker',
+    PORT: '0',
+    EVENTFLOW_SECRET_KEY: SECRET_KEY,
+    EVENTFLOW_ADMIN_TOKEN: PLATFORM_TOKEN,
+    WEBHOOK_ALLOW_PRIVATE: 'true',
+  });
+  try {
+    await tenant.admin.post('/v1/streams', { name: 'outage' });
+    const group = await tenant.admin.post('/v1/consumer-groups', { name: 'outage', streams: ['outage'], webhook_url: receiver.url });
+    expect(group.status).toBe(201);
+    await tenant.admin.post('/v1/streams/outage/events', { type: 'before', payload: {} });
+    await receiver.until(() => receiver.delivered().length === 1);
+
+    await crashPostgres();
+    const down = await fetch(`${worker.url}/readyz`);
+    expect(down.status).toBe(503);
+    expect(await down.json()).toMatchObject({ status: 'not ready', checks: { database: false } });
+    // Down for a few seconds: long enough for every worker loop to hit the outage.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    postgres = await startEmbeddedPostgres(dataDir, port, createLogger('warn'));
+
+    await eventually(async () => (await fetch(`${worker.url}/readyz`)).status, (status) => status === 200);
+    const after = await eventually(
+      () => tenant.admin.post('/v1/streams/outage/events', { type: 'after', payload: {} }),
+      (response) => response.status === 201,
+      200,
+    );
+    expect(after.body.seq).toBe(2);
+    await receiver.until(() => receiver.delivered().some((d) => d.json.type === 'after'));
+    expect(worker.child.exitCode).toBeNull();
+  } finally {
+    worker.child.kill('SIGTERM');
+    await worker.exited;
+    await receiver.stop();
+  }
 });
