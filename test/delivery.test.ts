@@ -395,3 +395,14 @@ describe('operators', () => {
     expect((await api.get(`/v1/consumer-groups/${g.id}`)).status).toBe(404);
   });
 });
+
+describe('logs', () => {
+  it('never carry a webhook secret or an API key', async () => {
+    const logs = ctx.logs.join('');
+    expect(logs).toContain('delivery attempt');
+    expect(logs).not.toContain('whsec_');
+    expect(logs).not.toContain(tenant.adminKey);
+    const { rows } = await ctx.pool.query('select secret_encrypted from consumer_group_secrets limit 1');
+    expect(rows[0].secret_encrypted).toMatch(/^v1\./);
+  });
+});

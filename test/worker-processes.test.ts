@@ -128,3 +128,22 @@ it('shares work between two worker processes: nothing lost, offsets monotonic, o
     expect(order).toEqual(Array.from({ length: perStream }, (_, i) => i + 1));
   }
 });
+
+it('sends an event again, with the same webhook-id, when its worker is killed while the request is open', async () => {
+  expect((await api.post('/v1/streams', { name: 'open' })).status).toBe(201);
+  const r = await receiver(0);
+  let first = true;
+  // The first request is never answered: the worker is killed while it waits.
+  r.reply = () => (first ? ((first = false), { hang: true }) : { status: 200 });
+  const group = await api.post('/v1/consumer-groups', { name: 'open', streams: ['open'], webhook_url: r.url, start_from: 'earliest' });
+  const sent = await api.post('/v1/streams/open/events', { type: 'held', payload: {} });
+  const doomed = await worker();
+  await eventually(async () => first, (stillFirst) => !stillFirst);
+  doomed.child.kill('SIGKILL');
+  await doomed.exited;
+  await worker();
+  await r.until(() => r.delivered().length === 1);
+  expect(r.delivered()[0]!.headers['webhook-id']).toBe(sent.body.id);
+  const offsets = await eventually(() => committed(group.body.id), (rows) => rows[0]!.committed_seq === 1);
+  expect(offsets[0]!.committed_seq).toBe(1);
+});
