@@ -161,16 +161,10 @@ export interface AttemptRecord {
   durationMs: number;
 }
 
-export interface RetryUpdate {
-  streamId: string;
-  seq: number;
-  eventId: string;
-  attempts: number;
-  budgetUsed: number;
-  nextAttemptAt: Date;
+/** A retry row as a chunk writes it: with the failure that put it there. */
+export interface RetryUpdate extends RetryRow {
   lastError: string | null;
   lastStatusCode: number | null;
-  deadLetterId: string | null;
 }
 
 export interface DeadLetterUpdate {
