@@ -23,7 +23,7 @@ const portOpen = (port: number) =>
     socket.on('error', () => resolve(false));
   });
 
-it('starts embedded Postgres with a generated admin token, restarts on the same data, and stops cleanly', async () => {
+it('starts embedded Postgres with a generated admin token, restarts on the same data (after a SIGKILL too), and stops cleanly', async () => {
   const env = { EVENTFLOW_DATA_DIR: dataDir, EVENTFLOW_PG_PORT: String(await freePort()), PORT: String(await freePort()) };
 
   const first = await spawnService(env);
@@ -50,7 +50,14 @@ it('starts embedded Postgres with a generated admin token, restarts on the same 
   const key = new ApiClient(second.url, created.body.api_key.key);
   expect((await key.get('/v1/streams')).status).toBe(200);
 
-  second.child.kill('SIGINT');
-  expect(await second.exited, second.stdout.join('\n') + second.stderr.join('')).toBe(0);
+  // Killed outright, it leaves its postgres running; the next start takes over the data dir.
+  second.child.kill('SIGKILL');
+  await second.exited;
+  expect(await portOpen(Number(env.EVENTFLOW_PG_PORT))).toBe(true);
+  const third = await spawnService(env);
+  expect((await new ApiClient(third.url, token).post('/v1/organizations', { name: 'Persisted', slug: 'persisted' })).status).toBe(409);
+
+  third.child.kill('SIGINT');
+  expect(await third.exited, third.stdout.join('\n') + third.stderr.join('')).toBe(0);
   expect(await portOpen(Number(env.EVENTFLOW_PG_PORT))).toBe(false);
 });

@@ -58,6 +58,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
     logger.info({ databaseDir }, 'initialising embedded postgres');
     await server.initialise();
   }
+  await stopOrphan(databaseDir, logger);
   await server.start();
   // If the process exits without stop() (a crash), the server must not outlive it:
   // SIGINT asks postgres for a fast shutdown, and process.kill works inside 'exit'.
@@ -85,4 +86,22 @@ async function readOrCreatePassword(file: string): Promise<string> {
   const password = randomBytes(24).toString('base64url');
   await writeFile(file, `${password}\n`, { mode: 0o600 });
   return password;
+}
+
+/**
+ * A service killed with SIGKILL leaves its postgres running on the data dir, and the next
+ * start would fail on the lock. A postmaster that serves this very directory is asked for
+ * a fast shutdown (SIGINT) and awaited, for at most 15 s.
+ */
+async function stopOrphan(databaseDir: string, logger: Logger): Promise<void> {
+  const pidFile = path.join(databaseDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+  const commandLine = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!commandLine.includes(databaseDir)) return;
+  logger.warn({ pid, databaseDir }, 'stopping the embedded postgres a previous process left running');
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; waited < 15_000 && existsSync(`/proc/${pid}`); waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
