@@ -65,9 +65,7 @@ const CREDENTIAL_PARAMS = ['api_key', 'apikey', 'key', 'token', 'access_token', 
 
 /** The organization of the API key that made the request (routes with a scope only). */
 export function organizationOf(request: { principal: Principal | undefined }): string {
-  const principal = request.principal;
-  if (principal?.kind !== 'key') throw new EventFlowError('forbidden', 'this route needs an API key');
-  return principal.organizationId;
+  return keyOf(request).organizationId;
 }
 
 export function keyOf(request: { principal: Principal | undefined }): KeyPrincipal {

@@ -43,6 +43,22 @@ async function selectDeadLetters(db: Database  , organizationId: string, where: 
 }
 
 /**
+ * The group and stream filters of a dead-letter query. A group or stream of another
+ * organization answers 404, exactly as one that does not exist.
+ */
+async function scopeFilters(db: Database, organizationId: string, groupId?: string, stream?: string): Promise<(SQL | undefined)[]> {
+  if (groupId) await readGroup(db, organizationId, groupId);
+  const streamId = stream ? (await findStream(db, organizationId, stream)).id : undefined;
+  return [groupId ? sql`d.group_id = ${groupId}` : undefined, streamId ? sql`d.stream_id = ${streamId}` : undefined];
+}
+
+const allOf = (parts: (SQL | undefined)[]): SQL =>
+  sql.join(
+    [sql`true`, ...parts.filter((part) => part !== undefined)],
+    sql` and `,
+  );
+
+/**
  * Moves pending dead letters to `retrying` and queues each for delivery with a fresh
  * attempt budget. The conditional update is the lock: of two operators retrying one dead
  * letter at once, one moves it and the other finds nothing pending, so it is sent once.
@@ -80,19 +96,12 @@ export const deadLetterRoutes: FastifyPluginAsyncZod<{ db: Database; boss: PgBos
     async (request) => {
       const organizationId = organizationOf(request);
       const { limit, cursor, group_id, stream, status } = request.query;
-      if (group_id) await readGroup(db, organizationId, group_id);
-      const streamId = stream ? (await findStream(db, organizationId, stream)).id : undefined;
       const after = decodeCursor(cursor, z.uuid());
-      const where = sql.join(
-        [
-          sql`true`,
-          group_id ? sql`d.group_id = ${group_id}` : undefined,
-          streamId ? sql`d.stream_id = ${streamId}` : undefined,
-          status ? sql`d.status = ${status}` : undefined,
-          after ? sql`d.id > ${after}` : undefined,
-        ].filter((part) => part !== undefined),
-        sql` and `,
-      );
+      const where = allOf([
+        ...(await scopeFilters(db, organizationId, group_id, stream)),
+        status ? sql`d.status = ${status}` : undefined,
+        after ? sql`d.id > ${after}` : undefined,
+      ]);
       const rows = await selectDeadLetters(db, organizationId, where, limit + 1);
       const page = rows.slice(0, limit);
       return { data: page.map(present), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null };
@@ -152,18 +161,11 @@ export const deadLetterRoutes: FastifyPluginAsyncZod<{ db: Database; boss: PgBos
     async (request, reply) => {
       const organizationId = organizationOf(request);
       const { group_id, stream, ids, dead_lettered_before } = request.body;
-      if (group_id) await readGroup(db, organizationId, group_id);
-      const streamId = stream ? (await findStream(db, organizationId, stream)).id : undefined;
-      const where = sql.join(
-        [
-          sql`true`,
-          group_id ? sql`d.group_id = ${group_id}` : undefined,
-          streamId ? sql`d.stream_id = ${streamId}` : undefined,
-          ids ? sql`d.id = any(${sql.param(ids)}::uuid[])` : undefined,
-          dead_lettered_before ? sql`d.dead_lettered_at < ${new Date(dead_lettered_before).toISOString()}` : undefined,
-        ].filter((part) => part !== undefined),
-        sql` and `,
-      );
+      const where = allOf([
+        ...(await scopeFilters(db, organizationId, group_id, stream)),
+        ids ? sql`d.id = any(${sql.param(ids)}::uuid[])` : undefined,
+        dead_lettered_before ? sql`d.dead_lettered_at < ${new Date(dead_lettered_before).toISOString()}` : undefined,
+      ]);
       const { count, groups } = await withTransaction(db, (tx) => queueRetries(tx, organizationId, where));
       for (const groupId of groups) await wakeGroup(boss, groupId);
       return reply.code(202).send({ queued: count });
