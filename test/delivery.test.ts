@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, PLATFORM_TOKEN, type TestApp } from './helpers/app.ts';
 import { ApiClient, createTenant, type Tenant } from './helpers/client.ts';
 import { eventually } from './helpers/eventually.ts';
+import { RECEIVER_OUTAGE_MS } from './helpers/fault-durations.ts';
 import { Receiver } from './helpers/receiver.ts';
 
 let ctx: TestApp;
@@ -253,18 +254,24 @@ describe('retries and dead letters', () => {
     const r = await receiver();
     const url = r.url;
     await r.stop();
-    const g = await group({ streams: [s], webhook_url: url, start_from: 'earliest', delivery: { max_attempts: 20, initial_delay_ms: 100, max_delay_ms: 800 } });
+    const downSince = Date.now();
+    // Minutes under `npm run test:faults`: a schedule whose attempts outlast the outage.
+    const delivery = RECEIVER_OUTAGE_MS > 0 ? { max_attempts: 50, initial_delay_ms: 100, max_delay_ms: 10_000 } : { max_attempts: 20, initial_delay_ms: 100, max_delay_ms: 800 };
+    const g = await group({ streams: [s], webhook_url: url, start_from: 'earliest', delivery });
     await send(s, [{ type: 'a', payload: {} }, { type: 'a', payload: {} }]);
-    const failures = await eventually(
-      async () => (await api.get(`/v1/consumer-groups/${g.id}/deliveries?status=failed&limit=1000`)).body.data as { seq: number; attempt: number; at: string; error: string }[],
-      (rows) => rows.filter((a) => a.seq === 1).length >= 5,
-    );
-    const first = failures.filter((a) => a.seq === 1).sort((a, b) => a.attempt - b.attempt);
+    const failuresOfFirst = async () =>
+      ((await api.get(`/v1/consumer-groups/${g.id}/deliveries?status=failed&limit=1000`)).body.data as { seq: number; attempt: number; at: string; error: string }[])
+        .filter((a) => a.seq === 1)
+        .sort((a, b) => a.attempt - b.attempt);
+    await eventually(failuresOfFirst, (rows) => rows.length >= 5);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, downSince + RECEIVER_OUTAGE_MS - Date.now())));
+    const first = await failuresOfFirst();
     expect(first[0]!.error).toContain('ECONNREFUSED');
-    // Equal jitter: the wait before attempt n+1 is at least half of min(800, 100 * 2^(n-1)) ms.
+    expect(first.length).toBeLessThan(delivery.max_attempts);
+    // Equal jitter: the wait before attempt n+1 is at least half of min(max, initial * 2^(n-1)) ms.
     for (let n = 1; n < first.length; n++) {
       const gap = Date.parse(first[n]!.at) - Date.parse(first[n - 1]!.at);
-      expect(gap).toBeGreaterThanOrEqual(Math.min(800, 100 * 2 ** (n - 1)) / 2 - 5);
+      expect(gap).toBeGreaterThanOrEqual(Math.min(delivery.max_delay_ms, delivery.initial_delay_ms * 2 ** (n - 1)) / 2 - 5);
     }
     const back = await new Receiver().start(Number(new URL(url).port));
     receivers.push(back);

@@ -13,6 +13,7 @@ import { freePort } from './helpers/ports.ts';
 import { spawnService } from './helpers/process.ts';
 import { Receiver } from './helpers/receiver.ts';
 import { SECRET_KEY } from './helpers/app.ts';
+import { DATABASE_OUTAGE_MS } from './helpers/fault-durations.ts';
 
 // A Postgres of this file's own, so restarting it disturbs no other test file.
 let dataDir: string;
@@ -115,8 +116,12 @@ it('recovers by itself when the database is unreachable for a while: not ready m
     const down = await fetch(`${worker.url}/readyz`);
     expect(down.status).toBe(503);
     expect(await down.json()).toMatchObject({ status: 'not ready', checks: { database: false } });
-    // Down for a few seconds: long enough for every worker loop to hit the outage.
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // Long enough for every worker loop to hit the outage (30 s under `npm run test:faults`).
+    const restart = Date.now() + DATABASE_OUTAGE_MS;
+    while (Date.now() < restart) {
+      expect((await fetch(`${worker.url}/readyz`)).status).toBe(503);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
     postgres = await startEmbeddedPostgres(dataDir, port, createLogger('warn'));
 
     await eventually(async () => (await fetch(`${worker.url}/readyz`)).status, (status) => status === 200);
@@ -128,6 +133,11 @@ it('recovers by itself when the database is unreachable for a while: not ready m
     expect(after.body.seq).toBe(2);
     await receiver.until(() => receiver.delivered().some((d) => d.json.type === 'after'));
     expect(worker.child.exitCode).toBeNull();
+    const { rows } = await ctx.pool.query(
+      `select count(*)::int as stuck from pgboss.job
+       where state = 'active' and started_on + expire_seconds * interval '1 second' < now()`,
+    );
+    expect(rows[0].stuck).toBe(0);
   } finally {
     worker.child.kill('SIGTERM');
     await worker.exited;
