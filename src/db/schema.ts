@@ -41,6 +41,37 @@ export const users = pgTable(
   (t) => [uniqueIndex('users_email_key').on(sql`lower(${t.email})`)],
 );
 
+/**
+ * Console sign-ins. The cookie carries a 256-bit token; only its SHA-256 is stored, so a
+ * leaked table signs nobody in. Sessions end at expires_at, at sign-out, or with their user.
+ */
+export const sessions = pgTable(
+  'sessions',
+  {
+    tokenHash: bytea('token_hash').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('sessions_user_idx').on(t.userId)],
+);
+
+/**
+ * Failed sign-ins by email and by client address, shared by every API process, for the
+ * sign-in limit. Rows older than the window are deleted as new ones arrive.
+ */
+export const signInFailures = pgTable(
+  'sign_in_failures',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    subject: text('subject').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('sign_in_failures_subject_idx').on(t.subject, t.at)],
+);
+
 export type Scope = 'ingest' | 'read' | 'admin';
 
 /**

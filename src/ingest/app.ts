@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import fastifyCookie from '@fastify/cookie';
 import Fastify, {
   LogController,
   type FastifyReply,
@@ -16,7 +17,8 @@ import { EventFlowError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { SecretBox } from '../secrets.ts';
-import { Authenticator, authorize, type KeyPrincipal, type Principal, type Requirement } from './auth.ts';
+import { Authenticator, authorize, userPrincipal, type Principal, type Requirement, type TenantPrincipal } from './auth.ts';
+import { registerConsole } from './console.ts';
 import { parseJsonBody } from './json-body.ts';
 import { registerOpenApi } from './openapi.ts';
 import { sendProblem, toEventFlowError } from './problem.ts';
@@ -26,7 +28,10 @@ import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { eventRoutes } from './routes/events.ts';
 import { opsRoutes, type Readiness } from './routes/ops.ts';
 import { organizationRoutes } from './routes/organizations.ts';
+import { sessionRoutes } from './routes/session.ts';
 import { streamRoutes } from './routes/streams.ts';
+import { userRoutes } from './routes/users.ts';
+import { CSRF_HEADER, csrfMatches, SESSION_COOKIE, Sessions } from './sessions.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -61,16 +66,18 @@ export type App = FastifyInstance<
   ZodTypeProvider
 >;
 
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 const CREDENTIAL_PARAMS = ['api_key', 'apikey', 'key', 'token', 'access_token', 'authorization'];
 
-/** The organization of the API key that made the request (routes with a scope only). */
+/** The organization of the key or console user that made the request (routes with a scope only). */
 export function organizationOf(request: { principal: Principal | undefined }): string {
-  return keyOf(request).organizationId;
+  return tenantOf(request).organizationId;
 }
 
-export function keyOf(request: { principal: Principal | undefined }): KeyPrincipal {
+export function tenantOf(request: { principal: Principal | undefined }): TenantPrincipal {
   const principal = request.principal;
-  if (principal?.kind !== 'key') throw new EventFlowError('forbidden', 'this route needs an API key');
+  if (principal?.kind !== 'key' && principal?.kind !== 'user') throw new EventFlowError('forbidden', 'this route needs an API key');
   return principal;
 }
 
@@ -98,7 +105,7 @@ class OneLinePerRequest extends LogController {
         route,
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 10) / 10,
-        org: principal?.kind === 'key' ? principal.organizationId : undefined,
+        org: principal && principal.kind !== 'platform' ? principal.organizationId : undefined,
         ...request.traceContext,
       },
       'request',
@@ -123,8 +130,27 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseJsonBody);
 
   const authenticator = new Authenticator(deps.db, deps.platformToken);
+  const sessions = new Sessions(deps.db);
   app.decorateRequest('principal', undefined);
   app.decorateRequest('traceContext', undefined);
+  await app.register(fastifyCookie);
+
+  /**
+   * A bearer token wins; without one, the console's session cookie. A cookie travels with
+   * any request the browser makes, so a change also needs the session's CSRF token in a
+   * header, which only the console's own page can read (SameSite=Strict is the first guard).
+   */
+  const authenticate = async (request: FastifyRequest): Promise<Principal> => {
+    const token = request.cookies[SESSION_COOKIE];
+    if (request.headers.authorization !== undefined || !token) return authenticator.authenticate(request.headers.authorization);
+    const user = await sessions.resolve(token);
+    if (!user) throw new EventFlowError('unauthorized', 'the console session ended; sign in again');
+    const csrf = request.headers[CSRF_HEADER];
+    if (!SAFE_METHODS.has(request.method) && !csrfMatches(token, typeof csrf === 'string' ? csrf : undefined)) {
+      throw new EventFlowError('forbidden', `a change made with a session cookie needs the session's ${CSRF_HEADER} header`);
+    }
+    return userPrincipal(user);
+  };
 
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('request-id', request.id);
@@ -134,7 +160,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (CREDENTIAL_PARAMS.some((name) => Object.hasOwn(request.query as object, name))) {
       throw new EventFlowError('bad_request', 'credentials go in the Authorization header, never in the URL');
     }
-    request.principal = await authenticator.authenticate(request.headers.authorization);
+    request.principal = await authenticate(request);
     const stream = (request.params as { stream?: unknown } | undefined)?.stream;
     authorize(request.principal, needs, typeof stream === 'string' ? stream : undefined);
   });
@@ -157,5 +183,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(eventRoutes, { db: deps.db, boss: deps.boss, config: deps.config, metrics: deps.metrics });
   await app.register(consumerGroupRoutes, { db: deps.db, boss: deps.boss, box: deps.box, config: deps.config });
   await app.register(deadLetterRoutes, { db: deps.db, boss: deps.boss });
+  await app.register(userRoutes, { db: deps.db });
+  await app.register(sessionRoutes, { sessions });
+  await registerConsole(app);
   return app;
 }

@@ -3,12 +3,20 @@ import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
 import { apiKeys, type Scope } from '../db/schema.ts';
 import { EventFlowError } from '../errors.ts';
+import type { Role, SessionUser } from './sessions.ts';
 
 export type Principal =
   | { kind: 'platform' }
-  | { kind: 'key'; keyId: string; organizationId: string; scopes: readonly Scope[]; streams: readonly string[] | null };
+  | { kind: 'key'; keyId: string; organizationId: string; scopes: readonly Scope[]; streams: readonly string[] | null }
+  | { kind: 'user'; userId: string; organizationId: string; role: Role; scopes: readonly Scope[]; streams: null };
 
-export type KeyPrincipal = Extract<Principal, { kind: 'key' }>;
+/** Who acts inside an organization: an API key or a console user. */
+export type TenantPrincipal = Extract<Principal, { kind: 'key' | 'user' }>;
+
+/** A console session acts with its user's role: an admin may do what an admin key may, a viewer may read. */
+export function userPrincipal(user: SessionUser): TenantPrincipal {
+  return { kind: 'user', userId: user.userId, organizationId: user.organizationId, role: user.role, scopes: user.role === 'admin' ? ['admin'] : ['read'], streams: null };
+}
 
 const KEY_PATTERN = /^ef_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 
@@ -103,8 +111,12 @@ export function authorize(principal: Principal, needs: Requirement, stream?: str
   if (principal.kind === 'platform') {
     throw new EventFlowError('forbidden', 'the platform token may only create organizations');
   }
+  // Producers append with keys: an event's metadata names the key that wrote it.
+  if (principal.kind === 'user' && needs === 'ingest') {
+    throw new EventFlowError('forbidden', 'console sessions do not append events; use an API key with the ingest scope');
+  }
   if (!principal.scopes.includes('admin') && !principal.scopes.includes(needs)) {
-    throw new EventFlowError('forbidden', `this API key lacks the '${needs}' scope`);
+    throw new EventFlowError('forbidden', principal.kind === 'user' ? `a ${principal.role} may not do this` : `this API key lacks the '${needs}' scope`);
   }
   if (stream !== undefined && principal.streams && !principal.streams.includes(stream)) {
     throw new EventFlowError('forbidden', `this API key is not allowed on stream '${stream}'`);

@@ -266,3 +266,30 @@ export const bulkRetrySchema = z.strictObject({
   ids: z.array(z.uuid()).min(1).max(1000).optional(),
   dead_lettered_before: timestampSchema.optional(),
 });
+
+// --- console users and sessions -----------------------------------------------------------
+
+export const roleSchema = z.enum(['admin', 'viewer']);
+
+export const createUserSchema = z.strictObject({
+  email: z.email().max(320),
+  password: z.string().min(12, 'must be at least 12 characters').max(256),
+  role: roleSchema,
+});
+
+export const userSchema = z
+  .object({ id: z.uuid(), email: z.string(), role: roleSchema, created_at: z.string() })
+  .meta({ id: 'User', description: 'A console user (never with its password hash)' });
+
+export const signInSchema = z.strictObject({
+  email: z.string().min(1).max(320),
+  password: z.string().min(1).max(256),
+});
+
+export const sessionSchema = z
+  .object({
+    user: z.object({ id: z.uuid(), email: z.string(), role: roleSchema, organization_id: z.uuid() }),
+    /** Sent back in the x-csrf-token header with every request that changes something. */
+    csrf_token: z.string(),
+  })
+  .meta({ id: 'Session' });

@@ -10,7 +10,7 @@ import type { Metrics } from '../../metrics.ts';
 import { events } from '../../db/schema.ts';
 import { EventFlowError, notFound, type FieldError } from '../../errors.ts';
 import { DISPATCH_QUEUE } from '../../workers/queues.ts';
-import { keyOf, organizationOf } from '../app.ts';
+import { tenantOf, organizationOf } from '../app.ts';
 import { Appender, type EnqueueDispatch, type EventToAppend } from '../append.ts';
 import { decodeCursor, toPage } from '../pagination.ts';
 import { IngestRateLimiter } from '../rate-limit.ts';
@@ -50,7 +50,7 @@ const canonicalTime = (value: string) => new Date(value).toISOString();
  * A producer that sends a W3C `traceparent` header gives its trace id to the events that
  * carry none in their context, so the trace follows them to every delivery.
  */
-function toAppend(event: EventInput, now: string, traceparent: string | undefined, apiKeyId: string): EventToAppend {
+function toAppend(event: EventInput, now: string, traceparent: string | undefined, apiKeyId: string | null): EventToAppend {
   const context = event.context ?? {};
   return {
     id: event.id?.toLowerCase() ?? uuidv7(),
@@ -115,11 +115,11 @@ export const eventRoutes: FastifyPluginAsyncZod<{ db: Database; boss: PgBoss; co
   const limiter = config.INGEST_RATE_LIMIT ? new IngestRateLimiter(config.INGEST_RATE_LIMIT) : undefined;
 
   const append = async (request: FastifyRequest & { params: { stream: string } }, batch: EventInput[]) => {
-    const key = keyOf(request);
+    const key = tenantOf(request);
     limiter?.take(key.organizationId, batch.length);
     const now = new Date().toISOString();
     const traceparent = parseTraceparent(request.headers.traceparent);
-    const events = batch.map((event) => toAppend(event, now, traceparent, key.keyId));
+    const events = batch.map((event) => toAppend(event, now, traceparent, key.kind === 'key' ? key.keyId : null));
     request.traceContext = traceContextOf(events);
     const results = await appender.append(
       { organizationId: key.organizationId, streamName: request.params.stream },

@@ -4,7 +4,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Database } from '../../db/client.ts';
 import { eventStreams } from '../../db/schema.ts';
 import { EventFlowError, notFound } from '../../errors.ts';
-import { keyOf, organizationOf } from '../app.ts';
+import { tenantOf, organizationOf } from '../app.ts';
 import { decodeCursor, toPage } from '../pagination.ts';
 import {
   createStreamSchema,
@@ -69,7 +69,7 @@ export const streamRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app,
       schema: { summary: 'List streams', tags: ['streams'], querystring: listQuerySchema, response: { 200: pageOf(streamSchema) } },
     },
     async (request) => {
-      const key = keyOf(request);
+      const key = tenantOf(request);
       const { limit, cursor } = request.query;
       const after = decodeCursor(cursor, streamNameSchema);
       const rows = await db
