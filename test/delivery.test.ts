@@ -413,3 +413,31 @@ describe('logs', () => {
     expect(rows[0].secret_encrypted).toMatch(/^v1\./);
   });
 });
+
+describe('activity', () => {
+  it('counts appends, deliveries and failures per minute over the last hour, with the last error', async () => {
+    const s = await stream();
+    const r = await receiver();
+    let failedOnce = false;
+    r.reply = ({ json }) => (json.seq === 2 && !failedOnce ? ((failedOnce = true), { status: 502 }) : { status: 200 });
+    const g = await group({ streams: [s], webhook_url: r.url, start_from: 'earliest', delivery: { initial_delay_ms: 10 } });
+    const quiet = await api.get(`/v1/consumer-groups/${g.id}/activity`);
+    expect(quiet.body).toMatchObject({ last_error: null });
+    expect(quiet.body.minutes).toHaveLength(60);
+    await send(s, [{ type: 'a', payload: {} }, { type: 'a', payload: {} }, { type: 'a', payload: {} }]);
+    await eventually(() => offsetsOf(g.id), (o) => o[0]!.committed_seq === 3);
+
+    const appended = await api.get(`/v1/streams/${s}/activity`);
+    expect(appended.body).toMatchObject({ stream: s, last_seq: 3 });
+    expect(appended.body.minutes).toHaveLength(60);
+    expect(appended.body.minutes.reduce((sum: number, m: { events: number }) => sum + m.events, 0)).toBe(3);
+    const minutes = appended.body.minutes.map((m: { minute: string }) => Date.parse(m.minute));
+    expect(minutes[59] - minutes[0]).toBe(59 * 60_000);
+
+    const activity = (await api.get(`/v1/consumer-groups/${g.id}/activity`)).body;
+    const total = (key: 'delivered' | 'failed') => activity.minutes.reduce((sum: number, m: Record<string, number>) => sum + m[key]!, 0);
+    expect(total('delivered')).toBe(3);
+    expect(total('failed')).toBe(1);
+    expect(activity.last_error).toMatchObject({ stream: s, seq: 2, attempt: 1, status_code: 502, error: 'HTTP 502' });
+  });
+});

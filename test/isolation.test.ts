@@ -9,7 +9,7 @@ let ctx: TestApp;
 let owner: Tenant;
 let stranger: Tenant;
 let receiver: Receiver;
-const ids = { group: '', deadLetter: '', event: '', key: '' };
+const ids = { group: '', deadLetter: '', event: '', key: '', user: '' };
 
 beforeAll(async () => {
   ctx = await startTestApp({ workers: true });
@@ -29,6 +29,7 @@ beforeAll(async () => {
   ids.group = group.body.id;
   ids.event = (await owner.admin.post('/v1/streams/private/events', { type: 'secret', payload: { n: 1 } })).body.id;
   ids.key = (await owner.admin.post('/v1/api-keys', { name: 'k', scopes: ['read'] })).body.id;
+  ids.user = (await owner.admin.post('/v1/users', { email: `owner-${process.pid}@example.com`, password: 'a long enough password', role: 'viewer' })).body.id;
   const [dead] = await eventually(async () => (await owner.admin.get('/v1/dead-letters')).body.data, (rows: any[]) => rows.length === 1);
   ids.deadLetter = dead.id;
 });
@@ -51,6 +52,9 @@ const probes: [string, string, () => { path: string; body?: unknown }][] = [
   ['POST', 'rotate secret', () => ({ path: `/v1/consumer-groups/${ids.group}/rotate-secret` })],
   ['POST', 'reset offsets', () => ({ path: `/v1/consumer-groups/${ids.group}/offsets/reset`, body: { stream: 'private', to: 'earliest' } })],
   ['GET', 'deliveries', () => ({ path: `/v1/consumer-groups/${ids.group}/deliveries` })],
+  ['GET', 'group activity', () => ({ path: `/v1/consumer-groups/${ids.group}/activity` })],
+  ['GET', 'stream activity', () => ({ path: '/v1/streams/private/activity' })],
+  ['DELETE', 'delete user', () => ({ path: `/v1/users/${ids.user}` })],
   ['GET', 'dead letters of the group', () => ({ path: `/v1/dead-letters?group_id=${ids.group}` })],
   ['GET', 'dead letters of the stream', () => ({ path: '/v1/dead-letters?stream=private' })],
   ['GET', 'dead letter', () => ({ path: `/v1/dead-letters/${ids.deadLetter}` })],
@@ -73,9 +77,9 @@ it.each(probes)('%s %s of another organization answers as if it did not exist, a
 });
 
 it('lists nothing of another organization, whatever the filters and cursors', async () => {
-  for (const path of ['/v1/streams', '/v1/consumer-groups', '/v1/dead-letters', '/v1/api-keys']) {
+  for (const path of ['/v1/streams', '/v1/consumer-groups', '/v1/dead-letters', '/v1/api-keys', '/v1/users']) {
     const listed = await stranger.admin.get(path);
-    expect(JSON.stringify(listed.body)).not.toMatch(new RegExp(`${ids.group}|${ids.deadLetter}|${ids.key}|private`));
+    expect(JSON.stringify(listed.body)).not.toMatch(new RegExp(`${ids.group}|${ids.deadLetter}|${ids.key}|${ids.user}|private`));
   }
   // A cursor names a position, not a row: one made elsewhere still reads only this organization.
   const cursor = Buffer.from(JSON.stringify('a')).toString('base64url');
@@ -90,6 +94,7 @@ async function snapshot(): Promise<unknown> {
       (select json_agg(json_build_object('c', committed_seq, 'g', generation)) from consumer_offsets) as offsets,
       (select json_agg(status order by id) from dead_letter_events) as dead,
       (select count(*) from consumer_group_secrets) as secrets,
-      (select json_agg(revoked_at order by id) from api_keys) as keys`);
+      (select json_agg(revoked_at order by id) from api_keys) as keys,
+      (select count(*) from users) as users`);
   return rows[0];
 }

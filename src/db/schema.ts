@@ -276,7 +276,11 @@ export const deliveryAttempts = pgTable(
     durationMs: integer('duration_ms').notNull(),
     at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index('delivery_attempts_group_idx').on(t.groupId, t.id)],
+  (t) => [
+    index('delivery_attempts_group_idx').on(t.groupId, t.id),
+    // A group's last error without walking its deliveries: failures are the rare rows.
+    index('delivery_attempts_group_failures_idx').on(t.groupId, t.id).where(sql`${t.status} <> 'delivered'`),
+  ],
 );
 
 export const deadLetterEvents = pgTable(

@@ -293,3 +293,18 @@ export const sessionSchema = z
     csrf_token: z.string(),
   })
   .meta({ id: 'Session' });
+
+// --- activity (the console's charts) --------------------------------------------------------
+
+export const streamActivitySchema = z
+  .object({ stream: z.string(), last_seq: z.number().int(), minutes: z.array(z.object({ minute: z.string(), events: z.number().int() })) })
+  .meta({ id: 'StreamActivity', description: 'Events appended per minute over the last hour, oldest first' });
+
+export const groupActivitySchema = z
+  .object({
+    minutes: z.array(z.object({ minute: z.string(), delivered: z.number().int(), failed: z.number().int() })),
+    last_error: z
+      .object({ stream: z.string(), seq: z.number().int(), attempt: z.number().int(), status_code: z.number().int().nullable(), error: z.string().nullable(), at: z.string() })
+      .nullable(),
+  })
+  .meta({ id: 'GroupActivity', description: 'Delivery attempts per minute over the last hour (oldest first) and the last failed one' });

@@ -18,6 +18,7 @@ import {
   createGroupSchema,
   deliveriesQuerySchema,
   deliveryAttemptSchema,
+  groupActivitySchema,
   groupSchema,
   idParamsSchema,
   listQuerySchema,
@@ -28,6 +29,7 @@ import {
 } from '../schemas.ts';
 import { assertWebhookUrl } from '../webhook-url.ts';
 import { encodeCursor } from '../pagination.ts';
+import { groupActivity, lastError } from '../activity.ts';
 
 export interface GroupRouteDeps {
   db: Database;
@@ -217,6 +219,24 @@ export const consumerGroupRoutes: FastifyPluginAsyncZod<GroupRouteDeps> = async 
       });
       await wakeGroup(boss, request.params.id);
       return { stream, committed_seq: committed };
+    },
+  );
+
+  app.get(
+    '/v1/consumer-groups/:id/activity',
+    {
+      config: { auth: 'read' },
+      schema: {
+        summary: 'Deliveries and failures per minute over the last hour, and the last error',
+        tags: ['consumer-groups'],
+        params: idParamsSchema,
+        response: { 200: groupActivitySchema, 404: problemSchema },
+      },
+    },
+    async (request) => {
+      const group = await readGroup(db, organizationOf(request), request.params.id);
+      const [minutes, last] = await Promise.all([groupActivity(db, group.id), lastError(db, group.id)]);
+      return { minutes, last_error: last };
     },
   );
 

@@ -5,6 +5,7 @@ import type { Database } from '../../db/client.ts';
 import { eventStreams } from '../../db/schema.ts';
 import { EventFlowError, notFound } from '../../errors.ts';
 import { tenantOf, organizationOf } from '../app.ts';
+import { streamActivity } from '../activity.ts';
 import { decodeCursor, toPage } from '../pagination.ts';
 import {
   createStreamSchema,
@@ -12,6 +13,7 @@ import {
   pageOf,
   problemSchema,
   streamNameSchema,
+  streamActivitySchema,
   streamParamsSchema,
   streamSchema,
 } from '../schemas.ts';
@@ -96,5 +98,21 @@ export const streamRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app,
     },
     async (request) => presentStream(await findStream(db, organizationOf(request), request.params.stream)),
   );
-};
 
+  app.get(
+    '/v1/streams/:stream/activity',
+    {
+      config: { auth: 'read' },
+      schema: {
+        summary: 'Events appended per minute over the last hour',
+        tags: ['streams'],
+        params: streamParamsSchema,
+        response: { 200: streamActivitySchema, 404: problemSchema },
+      },
+    },
+    async (request) => {
+      const stream = await findStream(db, organizationOf(request), request.params.stream);
+      return { stream: stream.name, last_seq: stream.lastSeq, minutes: await streamActivity(db, stream.id) };
+    },
+  );
+};

@@ -1,0 +1,1 @@
+CREATE INDEX "delivery_attempts_group_failures_idx" ON "delivery_attempts" USING btree ("group_id","id") WHERE "delivery_attempts"."status" <> 'delivered';
