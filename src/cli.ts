@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ApiError } from './cli/client.ts';
 import { registerDelivery } from './cli/delivery.ts';
 import { registerResources } from './cli/resources.ts';
+import { registerUsers } from './cli/users.ts';
 
 /**
  * `eventflow`: the operator CLI. Every command but `migrate` and `serve` is a thin client
@@ -17,6 +18,7 @@ const program = new Command('eventflow')
 
 registerResources(program);
 registerDelivery(program);
+registerUsers(program);
 
 program
   .command('migrate')

@@ -27,15 +27,20 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the real CLI as a child process against the test server. */
+/** Runs the real CLI as a child process against the test server (`stdin`: what is piped in). */
 function cli(token: string, ...args: string[]): Promise<Run> {
+  return cliWithInput(token, '', ...args);
+}
+
+function cliWithInput(token: string, stdin: string, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [cliPath, ...args],
       { env: { ...process.env, EVENTFLOW_URL: ctx.url, EVENTFLOW_TOKEN: token } },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
     );
+    child.stdin!.end(stdin);
   });
 }
 
@@ -106,6 +111,25 @@ it('discards a dead letter and deletes a group', async () => {
   const [dead] = await eventually(() => json(admin, 'dlq', 'list'), (rows: any[]) => rows.length === 1);
   expect((await json(admin, 'dlq', 'discard', dead.id)).status).toBe('discarded');
   expect((await json(admin, 'groups', 'delete', group.id)).deleted).toBe(true);
+});
+
+it('creates console users with the password read from stdin, and lists and deletes them', async () => {
+  const org = await json(PLATFORM_TOKEN, 'orgs', 'create', '--name', 'Cli3', '--slug', 'cli-three');
+  const admin = org.api_key.key as string;
+  const created = await cliWithInput(admin, 'a console password\n', 'users', 'create', '--email', 'ops@cli.example', '--role', 'viewer', '--json');
+  expect(created.code, created.stderr).toBe(0);
+  const user = JSON.parse(created.stdout);
+  expect(user).toMatchObject({ email: 'ops@cli.example', role: 'viewer' });
+  const signIn = await fetch(`${ctx.url}/v1/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'ops@cli.example', password: 'a console password' }),
+  });
+  expect(signIn.status).toBe(200);
+  expect((await cli(admin, 'users', 'create', '--email', 'x@cli.example', '--role', 'owner')).code).toBe(2);
+  expect((await json(admin, 'users', 'list')).map((u: { email: string }) => u.email)).toEqual(['ops@cli.example']);
+  expect((await json(admin, 'users', 'delete', user.id)).deleted).toBe(user.id);
+  expect(await json(admin, 'users', 'list')).toEqual([]);
 });
 
 it('exits 1 with the problem detail on API errors and 2 on usage errors', async () => {
