@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'drizzle', '.eventflow', 'bench/results.json'] },
+  { ignores: ['node_modules', 'drizzle', '.eventflow', 'bench/results.json', 'console/dist', 'test-artifacts'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

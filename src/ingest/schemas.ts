@@ -232,7 +232,10 @@ export const deliveryAttemptSchema = z
   })
   .meta({ id: 'DeliveryAttempt' });
 
-export const deliveriesQuerySchema = listQuerySchema.extend({ status: z.enum(['delivered', 'failed', 'blocked']).optional() });
+export const deliveriesQuerySchema = listQuerySchema.extend({
+  status: z.enum(['delivered', 'failed', 'blocked']).optional(),
+  event_id: z.uuid().optional(),
+});
 
 // --- dead letters -------------------------------------------------------------------------
 

@@ -254,7 +254,7 @@ export const consumerGroupRoutes: FastifyPluginAsyncZod<GroupRouteDeps> = async 
     },
     async (request) => {
       const group = await readGroup(db, organizationOf(request), request.params.id);
-      const { limit, cursor, status } = request.query;
+      const { limit, cursor, status, event_id: eventId } = request.query;
       const before = decodeCursor(cursor, z.number().int());
       const { rows } = await db.execute<{
         id: string;
@@ -271,7 +271,8 @@ export const consumerGroupRoutes: FastifyPluginAsyncZod<GroupRouteDeps> = async 
       }>(sql`
         select a.id, a.event_id, s.name as stream, a.seq, a.attempt, a.status, a.status_code, a.error, a.response_body, a.duration_ms, a.at
         from delivery_attempts a join event_streams s on s.id = a.stream_id
-        where a.group_id = ${group.id} ${status ? sql`and a.status = ${status}` : sql``} ${before ? sql`and a.id < ${before}` : sql``}
+        where a.group_id = ${group.id} ${status ? sql`and a.status = ${status}` : sql``} ${eventId ? sql`and a.event_id = ${eventId}` : sql``}
+          ${before ? sql`and a.id < ${before}` : sql``}
         order by a.id desc limit ${limit + 1}`);
       const page = rows.slice(0, limit);
       return {
