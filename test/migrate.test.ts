@@ -36,6 +36,8 @@ it('migrates an empty database safely when several processes start at once', asy
         'event_streams',
         'events',
         'organizations',
+        'sessions',
+        'sign_in_failures',
         'users',
       ]);
       const queues = await client.query(`select name from pgboss.queue`);
