@@ -72,6 +72,25 @@ it('leaves neither events nor a job when the job send fails after the events ins
   expect(await dispatchJobs()).toEqual([{ stream_id: stream.body.id, first_seq: 5, last_seq: 5 }]);
 });
 
+it('writes the dispatch job exactly as pg-boss send() would, apart from its id, data and clocks', async () => {
+  const appended = await tenant.admin.post('/v1/streams/orders/events', { type: 'compare', payload: {} });
+  expect(appended.status).toBe(201);
+  const sentId = await ctx.boss.send(DISPATCH_QUEUE, { stream_id: 'x', first_seq: 0, last_seq: 0 });
+  const { rows } = await ctx.pool.query(
+    `select *, keep_until - start_after as retention, created_on - start_after as created_offset from pgboss.job
+     where name = $1 and (id = $2 or data->>'first_seq' = $3)`,
+    [DISPATCH_QUEUE, sentId, String(appended.body.seq)],
+  );
+  expect(rows).toHaveLength(2);
+  const comparable = (row: Record<string, unknown>) => {
+    const { id: _id, data: _data, start_after: _s, created_on: _c, keep_until: _k, ...rest } = row;
+    return rest;
+  };
+  const [sent, written] = rows[0].id === sentId ? [rows[0], rows[1]] : [rows[1], rows[0]];
+  expect(comparable(written)).toEqual(comparable(sent));
+  await ctx.pool.query('delete from pgboss.job where id = $1', [sentId]);
+});
+
 /** pg-boss caches queue tables; the recreated queue must be looked up afresh. */
 async function restartBoss(): Promise<void> {
   await ctx.boss.stop({ graceful: false, close: false });

@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { sql } from 'drizzle-orm';
 import { withTransaction, type Database, type Transaction } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
+import { appendInOneStatement } from './append-statement.ts';
 import type { EventMetadata } from '../db/schema.ts';
 import { EventFlowError, notFound } from '../errors.ts';
 import { APPENDS_CHANNEL } from '../channels.ts';
@@ -81,10 +82,10 @@ export class Appender {
   }
 
   /**
-   * Starts the stream's next transaction with what waits, unless one is in flight. One at
-   * a time: with a second one in flight (waiting on the row lock inside Postgres), 16
-   * single-event clients measured 1,180/s against 1,370/s, because the second only splits
-   * the batch that the first would have carried.
+   * Starts the stream's next commit with what waits, unless one is in flight. One at a
+   * time: with a second one in flight (waiting on the row lock inside Postgres), 16
+   * single-event clients measured 2,530/s against 2,950/s, because the second only splits
+   * the batch that the first would have carried; batches of 100 gained nothing (within noise).
    */
   #startCommit(key: string, target: AppendTarget, stream: StreamQueue): void {
     if (stream.committing || stream.queue.length === 0) return;
@@ -105,7 +106,8 @@ export class Appender {
 
   async #commit(target: AppendTarget, batch: PendingAppend[]): Promise<void> {
     try {
-      const outcomes = await appendTogether(this.#db, this.#enqueue, target, batch.map((pending) => pending.events));
+      const requests = batch.map((pending) => pending.events);
+      const outcomes = (await appendAllNew(this.#db, target, requests)) ?? (await appendTogether(this.#db, this.#enqueue, target, requests));
       outcomes.forEach((outcome, index) => (outcome instanceof Error ? batch[index]!.reject(outcome) : batch[index]!.resolve(outcome)));
     } catch (error) {
       // Two appends of one id into different streams of an organization can both miss the
@@ -122,7 +124,32 @@ export class Appender {
 }
 
 /**
- * THE outbox transaction: the events of one or more requests and the job that will
+ * The fast path: every event new, all of them in one statement (append-statement.ts).
+ * Undefined when some id is already stored: then appendTogether looks the ids up and
+ * answers duplicates and conflicts per request.
+ */
+async function appendAllNew(db: Database, target: AppendTarget, requests: EventToAppend[][]): Promise<Appended[][] | undefined> {
+  const rows = requests.flat().map((event, index) => ({
+    n: index + 1,
+    id: event.id,
+    payload: event.payload,
+    metadata: metadataOf(event),
+    supplied: event.occurredAtSupplied,
+  }));
+  let appended: Awaited<ReturnType<typeof appendInOneStatement>>;
+  try {
+    appended = await appendInOneStatement(db, target.organizationId, target.streamName, rows);
+  } catch (error) {
+    if (isUniqueViolation(error)) return undefined;
+    throw error;
+  }
+  if (!appended) throw notFound(`stream '${target.streamName}'`);
+  let seq = appended.lastSeq - rows.length;
+  return requests.map((events) => events.map((event) => ({ id: event.id, seq: ++seq, duplicate: false })));
+}
+
+/**
+ * THE outbox transaction (for appends that may resend stored ids): the events of one or more requests and the job that will
  * dispatch them commit together or not at all.
  *
  * Sequencing: `FOR UPDATE` on the stream row serializes appends to one stream until
