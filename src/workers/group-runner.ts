@@ -106,9 +106,11 @@ export async function runGroup(deps: RunnerDeps, groupId: string, signal: AbortS
     const lanes = await planLanes(deps.db, group, offsets, retries);
     const idle = lanes.every((lane) => lane.items.length === 0 && lane.scanEnd <= lane.offset.cursorSeq);
     if (!idle) {
-      const chunk = await runChunk(deps, log, group, lanes, offsets, signal);
+      const chunk = await runChunk(deps, log, group, state.version, lanes, offsets, signal);
+      // A change signalled since the group was read (a pause, a reset) stopped the chunk: re-read it now.
+      const changed = deps.signals.version(groupId) !== state.version;
       if (chunk.touchedRetries) state = undefined;
-      if (chunk.progress) continue;
+      if (chunk.progress || changed) continue;
     }
     // Caught up (or only waiting retries): wait for new events, a change, or the next retry.
     const nextRetry = soonest(retries);
@@ -127,13 +129,15 @@ async function runChunk(
   deps: RunnerDeps,
   log: Logger,
   group: GroupConfig,
+  /** The signal version `group` was read under: a pause signalled since then, even one
+   * that arrived before this chunk began, stops it before its first delivery. */
+  groupVersion: number,
   lanes: Lane[],
   offsets: StreamOffset[],
   signal: AbortSignal,
 ): Promise<{ progress: boolean; touchedRetries: boolean }> {
-  const changes = deps.signals.version(group.id);
   const chunkEnds = Date.now() + CHUNK_MS;
-  const interrupted = () => signal.aborted || deps.signals.version(group.id) !== changes || Date.now() >= chunkEnds;
+  const interrupted = () => signal.aborted || deps.signals.version(group.id) !== groupVersion || Date.now() >= chunkEnds;
   const outcomes = await sendLanes(deps, group, lanes, interrupted, (item, outcome) => reportAttempt(log, deps.metrics, item, outcome));
   const chunk = toChunkResult(group, lanes, outcomes);
   try {
