@@ -48,14 +48,19 @@ it('leaves neither events nor a job when the job send fails after the events ins
   const eventsBefore = await storedEventCount();
   // Dropping the queue (and its jobs) makes pg-boss's own insert fail inside the append
   // transaction, after the events were inserted and last_seq was bumped.
+  const [stored] = (await tenant.admin.get('/v1/streams/orders/events?limit=1')).body.data;
   await ctx.boss.deleteQueue(DISPATCH_QUEUE);
   try {
-    const failed = await tenant.admin.post('/v1/streams/orders/events/batch', {
-      events: [{ type: 'lost', payload: {} }, { type: 'lost', payload: {} }],
-    });
-    expect(failed.status).toBe(500);
-    expect(failed.body.detail).toMatch(/^internal error \(request [0-9a-f-]{36}\)$/);
-    expect(JSON.stringify(failed.body)).not.toContain('pgboss');
+    // New events take the one-statement path; a resend of a stored id beside a new event
+    // takes the transaction that looks ids up. Both must fail whole.
+    const fresh = [{ type: 'lost', payload: {} }, { type: 'lost', payload: {} }];
+    const resend = { id: stored.id, type: stored.type, payload: stored.payload };
+    for (const events of [fresh, [resend, { type: 'lost', payload: {} }]]) {
+      const failed = await tenant.admin.post('/v1/streams/orders/events/batch', { events });
+      expect(failed.status).toBe(500);
+      expect(failed.body.detail).toMatch(/^internal error \(request [0-9a-f-]{36}\)$/);
+      expect(JSON.stringify(failed.body)).not.toContain('pgboss');
+    }
   } finally {
     await installBoss(ctx.databaseUrl);
   }
