@@ -113,6 +113,34 @@ describe.skipIf(!hasChromium)('the operator console', () => {
     await page.close();
   });
 
+  it('retries the selected dead letters in bulk and discards another', async () => {
+    audit.reply = () => ({ status: 403 });
+    await tenant.admin.post('/v1/streams/payments/events/batch', { events: [2, 3, 4].map((n) => ({ type: 'payment_failed', payload: { n } })) });
+    const page = await browser.newPage();
+    await signIn(page, 'admin@example.com', PASSWORD);
+    await page.getByRole('link', { name: 'Dead letters' }).click();
+    await page.getByLabel('Status').selectOption('pending');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    for (const seq of [2, 3, 4]) await expectText(page.getByTestId(`dead-letter-status-${seq}`), 'pending');
+    await expect(page.getByTestId('dead-letter-status-1').count()).resolves.toBe(0);
+
+    audit.reply = () => ({ status: 200 });
+    await page.getByRole('checkbox', { name: 'Select payments #2' }).check();
+    await page.getByRole('checkbox', { name: 'Select payments #3' }).check();
+    await page.getByRole('button', { name: 'Retry selected' }).click();
+    await page.getByRole('button', { name: 'Discard payments #4' }).click();
+    await expectText(page.getByRole('status'), 'Discarded payments #4.');
+    await audit.until(() => audit.delivered().filter((r) => r.json.seq !== 1).length === 2);
+    // The filter shows pending ones only: all three leave the list.
+    await expectText(page.getByText('No dead letters match.'), 'No dead letters match.');
+    const statuses = Object.fromEntries(
+      ((await tenant.admin.get(`/v1/dead-letters?group_id=${groupIds.audit}`)).body.data as { seq: number; status: string }[]).map((d) => [d.seq, d.status]),
+    );
+    expect(statuses).toMatchObject({ 2: expect.stringMatching(/retrying|resolved/), 3: expect.stringMatching(/retrying|resolved/), 4: 'discarded' });
+    expect(audit.delivered().map((r) => r.json.seq).sort()).toEqual([1, 2, 3]);
+    await page.close();
+  });
+
   it('pauses and resumes a group, and resets an offset only after confirmation', async () => {
     const page = await browser.newPage();
     await signIn(page, 'admin@example.com', PASSWORD);
