@@ -1,8 +1,31 @@
-import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
 import type { EventMetadata } from '../db/schema.ts';
 import { APPENDS_CHANNEL } from '../channels.ts';
 import { DISPATCH_QUEUE } from '../workers/queues.ts';
+
+/** $1 count, $2 organization, $3 stream name, $4 rows (jsonb), $5 dispatch queue, $6 appends channel. */
+const APPEND_SQL = `
+  with stream as (
+    update event_streams set last_seq = last_seq + $1
+    where organization_id = $2 and name = $3
+    returning id, last_seq
+  ), inserted as (
+    insert into events (stream_id, seq, id, organization_id, payload, metadata, occurred_at_supplied)
+    select stream.id, stream.last_seq - $1 + r.n, r.id, $2, r.payload, r.metadata, r.supplied
+    from stream, jsonb_to_recordset($4::jsonb) as r(n bigint, id uuid, payload jsonb, metadata jsonb, supplied boolean)
+  ), job as (
+    insert into pgboss.job (name, data, priority, start_after, created_on, expire_seconds, deletion_seconds,
+      keep_until, retry_limit, retry_delay, retry_backoff, retry_delay_max, policy, dead_letter, heartbeat_seconds)
+    select $5,
+      jsonb_build_object('stream_id', stream.id, 'first_seq', stream.last_seq - $1 + 1, 'last_seq', stream.last_seq),
+      0, pgboss.job_now(), pgboss.job_now(), q.expire_seconds, q.deletion_seconds,
+      pgboss.job_now() + q.retention_seconds * interval '1s', q.retry_limit, q.retry_delay, q.retry_backoff,
+      q.retry_delay_max, q.policy, q.dead_letter, q.heartbeat_seconds
+    from stream left join pgboss.queue q on q.name = $5
+  )
+  select stream.id, stream.last_seq, pg_notify($6, stream.id::text),
+    pg_notify('pgboss_' || left(encode(sha224('pgboss'::bytea), 'hex'), 24), $5)
+  from stream`;
 
 /** One event of the statement: `n` is its place (1-based), so its seq is first_seq - 1 + n. */
 export interface StatementRow {
@@ -41,31 +64,12 @@ export async function appendInOneStatement(
   streamName: string,
   rows: StatementRow[],
 ): Promise<{ streamId: string; lastSeq: number } | undefined> {
-  const count = rows.length;
-  const { rows: result } = await db.execute<{ id: string; last_seq: string }>(sql`
-    with stream as (
-      update event_streams set last_seq = last_seq + ${count}
-      where organization_id = ${organizationId} and name = ${streamName}
-      returning id, last_seq
-    ), inserted as (
-      insert into events (stream_id, seq, id, organization_id, payload, metadata, occurred_at_supplied)
-      select stream.id, stream.last_seq - ${count} + r.n, r.id, ${organizationId}, r.payload, r.metadata, r.supplied
-      from stream, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-        as r(n bigint, id uuid, payload jsonb, metadata jsonb, supplied boolean)
-    ), job as (
-      insert into pgboss.job (name, data, priority, start_after, created_on, expire_seconds, deletion_seconds,
-        keep_until, retry_limit, retry_delay, retry_backoff, retry_delay_max, policy, dead_letter, heartbeat_seconds)
-      select ${DISPATCH_QUEUE},
-        jsonb_build_object('stream_id', stream.id, 'first_seq', stream.last_seq - ${count} + 1, 'last_seq', stream.last_seq),
-        0, pgboss.job_now(), pgboss.job_now(), q.expire_seconds, q.deletion_seconds,
-        pgboss.job_now() + q.retention_seconds * interval '1s', q.retry_limit, q.retry_delay, q.retry_backoff,
-        q.retry_delay_max, q.policy, q.dead_letter, q.heartbeat_seconds
-      from stream left join pgboss.queue q on q.name = ${DISPATCH_QUEUE}
-    )
-    select stream.id, stream.last_seq,
-      pg_notify(${APPENDS_CHANNEL}, stream.id::text),
-      pg_notify('pgboss_' || left(encode(sha224('pgboss'::bytea), 'hex'), 24), ${DISPATCH_QUEUE})
-    from stream`);
+  const { rows: result } = await db.$client.query<{ id: string; last_seq: string }>({
+    // Named: each connection plans it once (planning was 0.16 ms of its 0.53 ms in Postgres).
+    name: 'eventflow_append',
+    text: APPEND_SQL,
+    values: [rows.length, organizationId, streamName, JSON.stringify(rows), DISPATCH_QUEUE, APPENDS_CHANNEL],
+  });
   const row = result[0];
   return row ? { streamId: row.id, lastSeq: Number(row.last_seq) } : undefined;
 }
