@@ -1,5 +1,17 @@
 /** The console's only way to the server: the public /v1 API, with the session cookie. */
 
+import type { z } from 'zod';
+import type {
+  deadLetterSchema,
+  deliveryAttemptSchema,
+  eventSchema,
+  groupActivitySchema,
+  groupSchema,
+  sessionSchema,
+  streamActivitySchema,
+  streamSchema,
+} from '../../src/ingest/schemas.ts';
+
 export interface Problem {
   title: string;
   status: number;
@@ -18,10 +30,7 @@ export class ApiError extends Error {
   }
 }
 
-export interface Session {
-  user: { id: string; email: string; role: 'admin' | 'viewer'; organization_id: string };
-  csrf_token: string;
-}
+export type Session = z.output<typeof sessionSchema>;
 
 let csrfToken: string | undefined;
 let onSignedOut: () => void = () => undefined;
@@ -85,87 +94,18 @@ export function query(values: Record<string, string | number | undefined>): stri
   return text ? `?${text}` : '';
 }
 
-// --- what the API answers -------------------------------------------------------------------
+// --- what the API answers: the server's own response schemas, as types only (erased from
+// the bundle), so the console cannot drift from the API it reads.
 
 export interface Page<T> {
   data: T[];
   next_cursor: string | null;
 }
 
-export interface Stream {
-  id: string;
-  name: string;
-  description: string | null;
-  last_seq: number;
-  created_at: string;
-}
-
-export interface StreamActivity {
-  stream: string;
-  last_seq: number;
-  minutes: { minute: string; events: number }[];
-}
-
-export interface Offset {
-  stream: string;
-  committed_seq: number;
-  last_seq: number;
-  lag: number;
-}
-
-export interface Group {
-  id: string;
-  name: string;
-  streams: string[];
-  webhook_url: string;
-  event_types: string[];
-  status: 'active' | 'paused';
-  delivery: { mode: 'parallel' | 'ordered'; max_in_flight: number; timeout_ms: number; max_attempts: number };
-  offsets: Offset[];
-  dead_letters_pending: number;
-}
-
-export interface GroupActivity {
-  minutes: { minute: string; delivered: number; failed: number }[];
-  last_error: { stream: string; seq: number; attempt: number; status_code: number | null; error: string | null; at: string } | null;
-}
-
-export interface Attempt {
-  event_id: string;
-  stream: string;
-  seq: number;
-  attempt: number;
-  status: 'delivered' | 'failed' | 'blocked';
-  status_code: number | null;
-  error: string | null;
-  response_body: string | null;
-  duration_ms: number;
-  at: string;
-}
-
-export interface DeadLetter {
-  id: string;
-  group_id: string;
-  stream: string;
-  event_id: string;
-  seq: number;
-  attempts: number;
-  last_error: string | null;
-  last_status_code: number | null;
-  status: 'pending' | 'retrying' | 'resolved' | 'discarded';
-  dead_lettered_at: string;
-  retried_at: string | null;
-}
-
-export interface StoredEvent {
-  id: string;
-  stream: string;
-  seq: number;
-  type: string;
-  version: number;
-  occurred_at: string;
-  source: string | null;
-  payload: Record<string, unknown>;
-  context: Record<string, string>;
-  appended_at: string;
-}
+export type Stream = z.output<typeof streamSchema>;
+export type StreamActivity = z.output<typeof streamActivitySchema>;
+export type Group = z.output<typeof groupSchema>;
+export type GroupActivity = z.output<typeof groupActivitySchema>;
+export type Attempt = z.output<typeof deliveryAttemptSchema>;
+export type DeadLetter = z.output<typeof deadLetterSchema>;
+export type StoredEvent = z.output<typeof eventSchema>;
