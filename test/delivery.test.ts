@@ -222,6 +222,33 @@ describe('retries and dead letters', () => {
     expect(r.delivered()).toHaveLength(1);
   });
 
+  it('ends an attempt on a hanging receiver at timeout_ms, and never has two attempts open at once', async () => {
+    const s = await stream();
+    let open = 0;
+    let mostOpen = 0;
+    const started: number[] = [];
+    const hanging = createServer((req) => {
+      started.push(Date.now());
+      mostOpen = Math.max(mostOpen, ++open);
+      // Never answers: only the sender giving up closes the request.
+      req.socket.once('close', () => open--);
+    });
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(hanging.address() as { port: number }).port}/hooks`;
+    const g = await group({ streams: [s], webhook_url: url, start_from: 'earliest', delivery: { timeout_ms: 300, max_attempts: 3, initial_delay_ms: 10, max_delay_ms: 20 } });
+    await send(s, [{ type: 'a', payload: {} }]);
+    const [dead] = await eventually(async () => (await api.get(`/v1/dead-letters?group_id=${g.id}`)).body.data, (rows: any[]) => rows.length === 1);
+    expect(dead).toMatchObject({ attempts: 3, last_error: 'timed out after 300 ms', last_status_code: null });
+    const attempts = (await api.get(`/v1/consumer-groups/${g.id}/deliveries`)).body.data as { duration_ms: number }[];
+    for (const attempt of attempts) expect(attempt.duration_ms).toBeGreaterThanOrEqual(299);
+    expect(started).toHaveLength(3);
+    expect(mostOpen).toBe(1);
+    // Each attempt began after the previous one had timed out.
+    for (let n = 1; n < started.length; n++) expect(started[n]! - started[n - 1]!).toBeGreaterThanOrEqual(299);
+    hanging.closeAllConnections();
+    hanging.close();
+  });
+
   it('reads only the first KiB of a huge or endless response body', async () => {
     const s = await stream();
     let requests = 0;
