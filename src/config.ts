@@ -22,6 +22,8 @@ const envSchema = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
   MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1).default(262_144),
   WEBHOOK_ALLOW_PRIVATE: booleanFromEnv.default(false),
+  /** Delivery attempts older than this are deleted (dead letters keep their own record). */
+  DELIVERY_ATTEMPT_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

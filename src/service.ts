@@ -68,6 +68,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       metrics,
       connectionString: databaseUrl,
       allowPrivateWebhooks: config.WEBHOOK_ALLOW_PRIVATE,
+      attemptRetentionDays: config.DELIVERY_ATTEMPT_RETENTION_DAYS,
     });
     logger.info({ role: config.EVENTFLOW_ROLE }, 'eventflow workers started');
   }

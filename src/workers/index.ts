@@ -7,6 +7,7 @@ import { WebhookSender } from './deliver.ts';
 import { dispatch, sweep } from './dispatch.ts';
 import { runGroup } from './group-runner.ts';
 import { GroupSignals } from './group-signals.ts';
+import { pruneHistory } from './retention.ts';
 import { DISPATCH_QUEUE, type DispatchJob } from './queues.ts';
 import { DELIVER_QUEUE, type DeliverJob } from './wake.ts';
 
@@ -21,7 +22,10 @@ export interface WorkerDeps {
   /** How many groups one process delivers to at once. */
   concurrency?: number;
   sweepIntervalMs?: number;
+  attemptRetentionDays: number;
 }
+
+const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 
 export interface Workers {
   /**
@@ -56,10 +60,22 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     sweep(deps.db, deps.boss).catch((error: unknown) => deps.logger.warn({ err: error }, 'sweep failed'));
   }, deps.sweepIntervalMs ?? 15_000);
   sweeper.unref();
+  const prune = () =>
+    pruneHistory(deps.db, deps.attemptRetentionDays).then(
+      (pruned) => pruned.attempts + pruned.sessions > 0 && deps.logger.info(pruned, 'pruned old delivery attempts and expired sessions'),
+      (error: unknown) => deps.logger.warn({ err: error }, 'pruning failed'),
+    );
+  // Once soon after start (a process restarted often still prunes), then every interval.
+  const firstPrune = setTimeout(() => void prune(), 30_000);
+  const pruner = setInterval(() => void prune(), PRUNE_INTERVAL_MS);
+  firstPrune.unref();
+  pruner.unref();
 
   return {
     async stop() {
       clearInterval(sweeper);
+      clearTimeout(firstPrune);
+      clearInterval(pruner);
       shutdown.abort();
       await deps.boss.offWork(DELIVER_QUEUE, { wait: true });
       await deps.boss.offWork(DISPATCH_QUEUE, { wait: true });

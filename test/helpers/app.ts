@@ -59,7 +59,7 @@ export async function startTestApp(
   boss.on('error', (error) => logger.error({ err: error }, 'pg-boss error'));
   await boss.start();
   const workers = options.workers
-    ? await startWorkers({ db, boss, box, logger, metrics, connectionString: databaseUrl, allowPrivateWebhooks: config.WEBHOOK_ALLOW_PRIVATE, sweepIntervalMs: 2_000 })
+    ? await startWorkers({ db, boss, box, logger, metrics, connectionString: databaseUrl, allowPrivateWebhooks: config.WEBHOOK_ALLOW_PRIVATE, sweepIntervalMs: 2_000, attemptRetentionDays: config.DELIVERY_ATTEMPT_RETENTION_DAYS })
     : undefined;
   const app = await buildApp({
     db,
