@@ -77,6 +77,23 @@ it('leaves neither events nor a job when the job send fails after the events ins
   expect(await dispatchJobs()).toEqual([{ stream_id: stream.body.id, first_seq: 5, last_seq: 5 }]);
 });
 
+it('gives a batch that resends a stored id a job for its new events only', async () => {
+  const stream = (await tenant.admin.post('/v1/streams', { name: 'mixed' })).body;
+  const first = await tenant.admin.post('/v1/streams/mixed/events', { type: 'a', payload: {} });
+  // The stored id sends this batch through the transaction that looks ids up.
+  const mixed = await tenant.admin.post('/v1/streams/mixed/events/batch', {
+    events: [{ id: first.body.id, type: 'a', payload: {} }, { type: 'b', payload: {} }, { type: 'c', payload: {} }],
+  });
+  expect(mixed.status).toBe(201);
+  expect(mixed.body.events.map((e: { seq: number; duplicate: boolean }) => [e.seq, e.duplicate])).toEqual([[1, true], [2, false], [3, false]]);
+  expect((await dispatchJobs()).filter((job) => job.stream_id === stream.id)).toEqual([
+    { stream_id: stream.id, first_seq: 1, last_seq: 1 },
+    { stream_id: stream.id, first_seq: 2, last_seq: 3 },
+  ]);
+  const { rows } = await ctx.pool.query(`select seq::int, metadata->>'event_type' as type from events where stream_id = $1 order by seq`, [stream.id]);
+  expect(rows).toEqual([{ seq: 1, type: 'a' }, { seq: 2, type: 'b' }, { seq: 3, type: 'c' }]);
+});
+
 it('writes the dispatch job exactly as pg-boss send() would, apart from its id, data and clocks', async () => {
   const appended = await tenant.admin.post('/v1/streams/orders/events', { type: 'compare', payload: {} });
   expect(appended.status).toBe(201);

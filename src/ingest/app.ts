@@ -180,7 +180,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(organizationRoutes, { db: deps.db });
   await app.register(apiKeyRoutes, { db: deps.db, authenticator });
   await app.register(streamRoutes, { db: deps.db });
-  await app.register(eventRoutes, { db: deps.db, boss: deps.boss, config: deps.config, metrics: deps.metrics });
+  await app.register(eventRoutes, { db: deps.db, config: deps.config, metrics: deps.metrics });
   await app.register(consumerGroupRoutes, { db: deps.db, boss: deps.boss, box: deps.box, config: deps.config });
   await app.register(deadLetterRoutes, { db: deps.db, boss: deps.boss });
   await app.register(userRoutes, { db: deps.db });

@@ -37,17 +37,17 @@ export interface StatementRow {
 }
 
 /**
- * The outbox append as ONE autocommit statement: it takes the stream's row lock (the
- * UPDATE), inserts the events after last_seq, writes the dispatch job, and NOTIFYs, and
- * Postgres commits it as one transaction. The row lock is held for one round trip
- * instead of five (BEGIN, lock, insert, job, COMMIT): profiles of single-event ingest
- * showed the service's main thread inside pg's socket writes ~39% of the time, and the
- * stream's lock is what concurrent appends wait on.
+ * The outbox write as ONE statement: it takes the stream's row lock (the UPDATE), inserts
+ * the events after last_seq, writes the dispatch job, and NOTIFYs. On the pool it commits
+ * by itself, so the row lock is held for one round trip instead of five (BEGIN, lock,
+ * insert, job, COMMIT): profiles of single-event ingest showed the service's main thread
+ * inside pg's socket writes ~39% of the time, and the stream's lock is what concurrent
+ * appends wait on. Inside the transaction that looked ids up (which holds the lock
+ * already) it is that transaction's write.
  *
  * Every event must be new: an id already stored fails the whole statement with a unique
- * violation, and nothing is written (the caller then takes the path that looks ids up).
- * The UPDATE re-reads last_seq after any wait for the lock, so seqs stay gapless and in
- * commit order exactly as with SELECT ... FOR UPDATE.
+ * violation, and nothing is written. The UPDATE re-reads last_seq after any wait for the
+ * lock, so seqs stay gapless and in commit order exactly as with SELECT ... FOR UPDATE.
  *
  * The job row is what pg-boss 12's `send()` writes (plans.insertJobs): the queue's
  * settings copied from pgboss.queue, job_now() for the clocks, and the NOTIFY that wakes

@@ -2,11 +2,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { sql } from 'drizzle-orm';
 import { withTransaction, type Database, type Transaction } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
-import { appendInOneStatement } from './append-statement.ts';
 import type { EventMetadata } from '../db/schema.ts';
 import { EventFlowError, notFound } from '../errors.ts';
-import { APPENDS_CHANNEL } from '../channels.ts';
-import type { DispatchJob } from '../workers/queues.ts';
+import { appendInOneStatement, type StatementRow } from './append-statement.ts';
 
 export interface EventToAppend {
   id: string;
@@ -35,9 +33,6 @@ export interface AppendTarget {
   streamName: string;
 }
 
-/** Writes the dispatch job inside the append's transaction (pg-boss with fromDrizzle). */
-export type EnqueueDispatch = (tx: Transaction, job: DispatchJob) => Promise<unknown>;
-
 /** One request's events, and what its caller waits for. */
 interface PendingAppend {
   events: EventToAppend[];
@@ -63,12 +58,10 @@ const MAX_EVENTS_PER_COMMIT = 5_000;
  */
 export class Appender {
   readonly #db: Database;
-  readonly #enqueue: EnqueueDispatch;
   readonly #streams = new Map<string, StreamQueue>();
 
-  constructor(db: Database, enqueue: EnqueueDispatch) {
+  constructor(db: Database) {
     this.#db = db;
-    this.#enqueue = enqueue;
   }
 
   append(target: AppendTarget, events: EventToAppend[]): Promise<Appended[]> {
@@ -107,7 +100,7 @@ export class Appender {
   async #commit(target: AppendTarget, batch: PendingAppend[]): Promise<void> {
     try {
       const requests = batch.map((pending) => pending.events);
-      const outcomes = (await appendAllNew(this.#db, target, requests)) ?? (await appendTogether(this.#db, this.#enqueue, target, requests));
+      const outcomes = (await appendAllNew(this.#db, target, requests)) ?? (await appendTogether(this.#db, target, requests));
       outcomes.forEach((outcome, index) => (outcome instanceof Error ? batch[index]!.reject(outcome) : batch[index]!.resolve(outcome)));
     } catch (error) {
       // Two appends of one id into different streams of an organization can both miss the
@@ -129,13 +122,7 @@ export class Appender {
  * answers duplicates and conflicts per request.
  */
 async function appendAllNew(db: Database, target: AppendTarget, requests: EventToAppend[][]): Promise<Appended[][] | undefined> {
-  const rows = requests.flat().map((event, index) => ({
-    n: index + 1,
-    id: event.id,
-    payload: event.payload,
-    metadata: metadataOf(event),
-    supplied: event.occurredAtSupplied,
-  }));
+  const rows = statementRows(requests.flat());
   let appended: Awaited<ReturnType<typeof appendInOneStatement>>;
   try {
     appended = await appendInOneStatement(db, target.organizationId, target.streamName, rows);
@@ -149,8 +136,10 @@ async function appendAllNew(db: Database, target: AppendTarget, requests: EventT
 }
 
 /**
- * THE outbox transaction (for appends that may resend stored ids): the events of one or more requests and the job that will
- * dispatch them commit together or not at all.
+ * THE outbox transaction for appends that may resend stored ids: it looks the ids up,
+ * answers duplicates and conflicts per request, and writes the rest with the same
+ * statement as the fast path, so events and their dispatch job commit together or not
+ * at all.
  *
  * Sequencing: `FOR UPDATE` on the stream row serializes appends to one stream until
  * commit. The next appender reads last_seq only after this one has committed (Postgres
@@ -160,12 +149,7 @@ async function appendAllNew(db: Database, target: AppendTarget, requests: EventT
  *
  * Returns, per request, its results or the error that fails it alone (a conflict).
  */
-async function appendTogether(
-  db: Database,
-  enqueue: EnqueueDispatch,
-  target: AppendTarget,
-  requests: EventToAppend[][],
-): Promise<(Appended[] | EventFlowError)[]> {
+async function appendTogether(db: Database, target: AppendTarget, requests: EventToAppend[][]): Promise<(Appended[] | EventFlowError)[]> {
   return withTransaction(db, async (tx) => {
     const stream = await lockStream(tx, target.organizationId, target.streamName);
     const existing = await findExistingEvents(
@@ -194,13 +178,21 @@ async function appendTogether(
       lastSeq += accepted.length;
       return results;
     });
-    if (fresh.length > 0) {
-      await insertEvents(tx, stream.id, target, fresh, lastSeq);
-      await enqueue(tx, { stream_id: stream.id, first_seq: stream.lastSeq + 1, last_seq: lastSeq });
-    }
+    // The row is locked by this transaction, so the statement's seqs are the ones answered above.
+    if (fresh.length > 0) await appendInOneStatement(tx, target.organizationId, target.streamName, statementRows(fresh));
     return outcomes;
   });
 }
+
+/** Events in the append statement's shape; `n` places them after last_seq in this order. */
+const statementRows = (events: EventToAppend[]): StatementRow[] =>
+  events.map((event, index) => ({
+    n: index + 1,
+    id: event.id,
+    payload: event.payload,
+    metadata: metadataOf(event),
+    supplied: event.occurredAtSupplied,
+  }));
 
 /** `events.metadata`, as the seed's event model has it. */
 const metadataOf = (event: EventToAppend): EventMetadata => ({
@@ -283,35 +275,4 @@ function sameContent(stored: StoredEvent, event: EventToAppend): boolean {
     isDeepStrictEqual(stored.payload, event.payload) &&
     (!stored.occurredAtSupplied || !event.occurredAtSupplied || meta.occurred_at === event.occurredAt)
   );
-}
-
-/**
- * One statement (one round trip, which is what a commit under the stream lock waits on)
- * inserts the rows, which travel as one jsonb array parameter, moves last_seq, and
- * NOTIFYs the stream so idle delivery runs of its groups wake (see GroupSignals).
- */
-async function insertEvents(
-  tx: Transaction,
-  streamId: string,
-  target: AppendTarget,
-  fresh: (EventToAppend & { seq: number })[],
-  lastSeq: number,
-): Promise<void> {
-  const rows = fresh.map((event) => ({
-    seq: event.seq,
-    id: event.id,
-    payload: event.payload,
-    supplied: event.occurredAtSupplied,
-    metadata: metadataOf(event),
-  }));
-  await tx.execute(sql`
-    with inserted as (
-      insert into events (stream_id, seq, id, organization_id, payload, metadata, occurred_at_supplied)
-      select ${streamId}, r.seq, r.id, ${target.organizationId}, r.payload, r.metadata, r.supplied
-      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-        as r(seq bigint, id uuid, payload jsonb, metadata jsonb, supplied boolean)
-    ), advanced as (
-      update event_streams set last_seq = ${lastSeq} where id = ${streamId}
-    )
-    select pg_notify(${APPENDS_CHANNEL}, ${streamId})`);
 }

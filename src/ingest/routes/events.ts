@@ -2,7 +2,6 @@ import { randomFillSync } from 'node:crypto';
 import { and, asc, eq, gt, gte, lt, sql } from 'drizzle-orm';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { fromDrizzle, type PgBoss } from 'pg-boss';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { Config } from '../../config.ts';
@@ -10,9 +9,8 @@ import type { Database } from '../../db/client.ts';
 import type { Metrics } from '../../metrics.ts';
 import { events } from '../../db/schema.ts';
 import { EventFlowError, notFound, type FieldError } from '../../errors.ts';
-import { DISPATCH_QUEUE } from '../../workers/queues.ts';
 import { tenantOf, organizationOf } from '../app.ts';
-import { Appender, type EnqueueDispatch, type EventToAppend } from '../append.ts';
+import { Appender, type EventToAppend } from '../append.ts';
 import { decodeCursor, toPage } from '../pagination.ts';
 import { IngestRateLimiter } from '../rate-limit.ts';
 import {
@@ -123,12 +121,8 @@ function checkBatch(batch: EventInput[], maxPayloadBytes: number, prefix: string
   }
 }
 
-export const eventRoutes: FastifyPluginAsyncZod<{ db: Database; boss: PgBoss; config: Config; metrics: Metrics }> = async (
-  app,
-  { db, boss, config, metrics },
-) => {
-  const enqueue: EnqueueDispatch = (tx, job) => boss.send(DISPATCH_QUEUE, job, { db: fromDrizzle(tx, sql) });
-  const appender = new Appender(db, enqueue);
+export const eventRoutes: FastifyPluginAsyncZod<{ db: Database; config: Config; metrics: Metrics }> = async (app, { db, config, metrics }) => {
+  const appender = new Appender(db);
   const limiter = config.INGEST_RATE_LIMIT ? new IngestRateLimiter(config.INGEST_RATE_LIMIT) : undefined;
 
   const append = async (request: FastifyRequest & { params: { stream: string } }, batch: EventInput[]) => {
