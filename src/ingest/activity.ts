@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
+import type { z } from 'zod';
 import type { Database } from '../db/client.ts';
+import type { groupActivitySchema } from './schemas.ts';
 
 /** The last hour, minute by minute, oldest first (60 buckets, the current minute last). */
 const LAST_HOUR = sql`generate_series(date_trunc('minute', now()) - interval '59 minutes', date_trunc('minute', now()), interval '1 minute')`;
@@ -37,14 +39,7 @@ export async function groupActivity(db: Database, groupId: string): Promise<{ mi
   return rows.map((row) => ({ minute: new Date(row.minute).toISOString(), delivered: row.delivered, failed: row.failed }));
 }
 
-export interface LastError {
-  stream: string;
-  seq: number;
-  attempt: number;
-  status_code: number | null;
-  error: string | null;
-  at: string;
-}
+type LastError = NonNullable<z.output<typeof groupActivitySchema>['last_error']>;
 
 /** The group's most recent failed or blocked attempt (delivery_attempts_group_failures_idx). */
 export async function lastError(db: Database, groupId: string): Promise<LastError | null> {
