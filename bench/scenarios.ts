@@ -9,9 +9,16 @@ export interface Measured {
   peakRssMb: number;
 }
 
-/** One EventFlow process (api + workers) for one scenario, so its peak RSS is the scenario's. */
-async function withService<T>(databaseUrl: string, run: (service: ServiceProcess, api: Client) => Promise<T>): Promise<T & { peakRssMb: number }> {
-  const service = await ServiceProcess.start(databaseUrl);
+/**
+ * One EventFlow process (api + workers) for one scenario, so its peak RSS is the
+ * scenario's; `env` adds to its environment (bench:profile passes NODE_OPTIONS).
+ */
+async function withService<T>(
+  databaseUrl: string,
+  run: (service: ServiceProcess, api: Client) => Promise<T>,
+  env: Record<string, string> = {},
+): Promise<T & { peakRssMb: number }> {
+  const service = await ServiceProcess.start(databaseUrl, env);
   const api = await setUpTenant(service.url);
   try {
     const result = await run(service, api);
@@ -37,15 +44,19 @@ async function ingestBatches(api: Client, stream: string, events: number, client
   return events / ((performance.now() - started) / 1000);
 }
 
-export function ingestBatch(databaseUrl: string, events: number): Promise<Measured> {
-  return withService(databaseUrl, async (_service, api) => {
-    await createStream(api, 'batch');
-    await ingestBatches(api, 'batch', Math.min(2000, events), 8); // warm-up
-    return { figure: await ingestBatches(api, 'batch', events, 8) };
-  });
+export function ingestBatch(databaseUrl: string, events: number, env?: Record<string, string>): Promise<Measured> {
+  return withService(
+    databaseUrl,
+    async (_service, api) => {
+      await createStream(api, 'batch');
+      await ingestBatches(api, 'batch', Math.min(2000, events), 8); // warm-up
+      return { figure: await ingestBatches(api, 'batch', events, 8) };
+    },
+    env,
+  );
 }
 
-export function ingestSingle(databaseUrl: string, events: number): Promise<Measured> {
+export function ingestSingle(databaseUrl: string, events: number, env?: Record<string, string>): Promise<Measured> {
   return withService(databaseUrl, async (_service, api) => {
     await createStream(api, 'single');
     const latencies: number[] = [];
@@ -62,7 +73,7 @@ export function ingestSingle(databaseUrl: string, events: number): Promise<Measu
     const seconds = (performance.now() - started) / 1000;
     latencies.sort((a, b) => a - b);
     return { figure: events / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
-  });
+  }, env);
 }
 
 interface DeliveryShape {
