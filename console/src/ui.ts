@@ -12,17 +12,40 @@ export function announce(message: string, kind: 'ok' | 'error' = 'ok'): void {
 export const describeError = (error: unknown): string =>
   error instanceof ApiError ? `${error.problem?.title ?? 'Error'}: ${error.message}` : error instanceof Error ? error.message : String(error);
 
-/** Runs an action from a button: disables it meanwhile, then announces the outcome. */
-export async function act(button: HTMLButtonElement, action: () => Promise<unknown>, done: string): Promise<void> {
-  button.disabled = true;
-  try {
-    await action();
-    announce(done);
-  } catch (error) {
-    announce(describeError(error), 'error');
-  } finally {
-    button.disabled = false;
-  }
+export interface Action {
+  label: string;
+  /** The accessible name, when the label alone is ambiguous ("Retry" which one?). */
+  name?: string;
+  /** The row it acts on, so a refreshed table with the same HTML keeps the same buttons. */
+  id?: string;
+  secondary?: boolean;
+  disabled?: boolean;
+  run: () => Promise<unknown>;
+  /** Announced once the change is made and the page re-read. */
+  done: string;
+}
+
+/** A button that makes a change: disabled while it runs, then refreshes the page and announces the outcome. */
+export function actionButton(action: Action, refresh: () => Promise<void>): HTMLButtonElement {
+  const button = h(
+    'button',
+    { type: 'button', class: action.secondary ? 'secondary' : undefined, 'data-id': action.id, 'aria-label': action.name, disabled: action.disabled ?? false },
+    action.label,
+  );
+  button.addEventListener('click', () => {
+    button.disabled = true;
+    action
+      .run()
+      .then(refresh)
+      .then(
+        () => announce(action.done),
+        (error: unknown) => announce(describeError(error), 'error'),
+      )
+      .finally(() => {
+        button.disabled = false;
+      });
+  });
+  return button;
 }
 
 /** Asks before a change that cannot be undone; resolves true only on an explicit confirm. */

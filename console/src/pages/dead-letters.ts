@@ -1,7 +1,7 @@
 import { get, post, query, type Attempt, type DeadLetter, type Group, type Page as ApiPage, type Stream, type StoredEvent } from '../api.ts';
 import { formatTime, h, show, table, type Child } from '../dom.ts';
 import { link, type Page, type PageContext } from '../router.ts';
-import { act } from '../ui.ts';
+import { actionButton } from '../ui.ts';
 import { eventDetails } from './streams.ts';
 
 const STATUSES = ['pending', 'retrying', 'resolved', 'discarded'];
@@ -11,17 +11,16 @@ const describeOutcome = (attempt: Attempt): string => attempt.error ?? `HTTP ${a
 
 function actionButtons(letter: DeadLetter, refresh: () => Promise<void>): Child {
   if (letter.status !== 'pending') return null;
-  const retry: HTMLButtonElement = h(
-    'button',
-    { type: 'button', 'data-id': letter.id, 'aria-label': `Retry ${letter.stream} #${letter.seq}`, onclick: () => void act(retry, async () => { await post(`/v1/dead-letters/${letter.id}/retry`); await refresh(); }, `Retrying ${letter.stream} #${letter.seq}.`) },
-    'Retry',
+  const what = `${letter.stream} #${letter.seq}`;
+  return h(
+    'span',
+    { class: 'actions' },
+    actionButton({ label: 'Retry', name: `Retry ${what}`, id: letter.id, run: () => post(`/v1/dead-letters/${letter.id}/retry`), done: `Retrying ${what}.` }, refresh),
+    actionButton(
+      { label: 'Discard', name: `Discard ${what}`, id: letter.id, secondary: true, run: () => post(`/v1/dead-letters/${letter.id}/discard`), done: `Discarded ${what}.` },
+      refresh,
+    ),
   );
-  const discard: HTMLButtonElement = h(
-    'button',
-    { type: 'button', class: 'secondary', 'data-id': letter.id, 'aria-label': `Discard ${letter.stream} #${letter.seq}`, onclick: () => void act(discard, async () => { await post(`/v1/dead-letters/${letter.id}/discard`); await refresh(); }, `Discarded ${letter.stream} #${letter.seq}.`) },
-    'Discard',
-  );
-  return h('span', { class: 'actions' }, retry, discard);
 }
 
 function select(id: string, label: string, options: [string, string][], value: string | null): HTMLElement[] {
@@ -99,20 +98,27 @@ export function deadLettersPage({ query: search, canAct }: PageContext): Page {
   };
 
   function bulkButtons(pendingCount: number, refresh: () => Promise<void>): HTMLElement[] {
-    const retrySelected: HTMLButtonElement = h(
-      'button',
-      { type: 'button', onclick: () => void act(retrySelected, async () => { const ids = [...selected]; if (ids.length) await post('/v1/dead-letters/retry', { ids }); selected.clear(); await refresh(); }, 'Retrying the selected dead letters.') },
-      'Retry selected',
-    );
-    const retryAll: HTMLButtonElement = h(
-      'button',
+    const retrySelected = actionButton(
       {
-        type: 'button',
-        class: 'secondary',
-        disabled: pendingCount === 0,
-        onclick: () => void act(retryAll, async () => { const answer = await post<{ queued: number }>('/v1/dead-letters/retry', { group_id: filters.group_id, stream: filters.stream }); retryAll.dataset.queued = String(answer.queued); await refresh(); }, 'Retrying every pending dead letter that matches.'),
+        label: 'Retry selected',
+        run: async () => {
+          const ids = [...selected];
+          if (ids.length) await post('/v1/dead-letters/retry', { ids });
+          selected.clear();
+        },
+        done: 'Retrying the selected dead letters.',
       },
-      `Retry all pending that match (${pendingCount})`,
+      refresh,
+    );
+    const retryAll = actionButton(
+      {
+        label: `Retry all pending that match (${pendingCount})`,
+        secondary: true,
+        disabled: pendingCount === 0,
+        run: () => post('/v1/dead-letters/retry', { group_id: filters.group_id, stream: filters.stream }),
+        done: 'Retrying every pending dead letter that matches.',
+      },
+      refresh,
     );
     return [retrySelected, retryAll];
   }

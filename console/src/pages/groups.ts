@@ -2,7 +2,7 @@ import { get, patch, post, query, type Attempt, type Group, type GroupActivity, 
 import { barChart } from '../chart.ts';
 import { formatTime, h, show, table, type Child } from '../dom.ts';
 import { link, type Page, type PageContext } from '../router.ts';
-import { act, announce, confirmDialog, describeError } from '../ui.ts';
+import { actionButton, announce, confirmDialog, describeError } from '../ui.ts';
 
 const lagList = (group: Group): HTMLElement =>
   h('ul', { class: 'plain' }, ...group.offsets.map((o) => h('li', {}, `${o.stream}: `, h('span', { class: o.lag > 0 ? 'num behind' : 'num', 'data-testid': `lag-${group.name}-${o.stream}` }, o.lag))));
@@ -11,19 +11,18 @@ const lastErrorOf = (activity: GroupActivity): Child =>
   activity.last_error ? `${activity.last_error.error ?? 'failed'} (${activity.last_error.stream} #${activity.last_error.seq}, ${formatTime(activity.last_error.at)})` : '—';
 
 function pauseButton(group: Group, refresh: () => Promise<void>): HTMLButtonElement {
-  const next = group.status === 'active' ? 'paused' : 'active';
-  const button: HTMLButtonElement = h(
-    'button',
+  const pausing = group.status === 'active';
+  return actionButton(
     {
-      type: 'button',
-      class: 'secondary',
-      'data-id': group.id,
-      'aria-label': `${next === 'paused' ? 'Pause' : 'Resume'} ${group.name}`,
-      onclick: () => void act(button, async () => { await patch(`/v1/consumer-groups/${group.id}`, { status: next }); await refresh(); }, `${group.name} ${next === 'paused' ? 'paused' : 'resumed'}`),
+      label: pausing ? 'Pause' : 'Resume',
+      name: `${pausing ? 'Pause' : 'Resume'} ${group.name}`,
+      id: group.id,
+      secondary: true,
+      run: () => patch(`/v1/consumer-groups/${group.id}`, { status: pausing ? 'paused' : 'active' }),
+      done: `${group.name} ${pausing ? 'paused' : 'resumed'}`,
     },
-    next === 'paused' ? 'Pause' : 'Resume',
+    refresh,
   );
-  return button;
 }
 
 export function groupsPage({ canAct }: PageContext): Page {
