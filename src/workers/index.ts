@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PgBoss } from 'pg-boss';
 import type { Database } from '../db/client.ts';
 import type { Logger } from '../logger.ts';
@@ -27,6 +28,16 @@ export interface WorkerDeps {
 
 const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 
+/**
+ * A dispatch batch is handled at most every 20 ms. Every append NOTIFYs the dispatch
+ * queue, and a notified pg-boss worker fetches again at once, so under steady ingest the
+ * worker looped fetch, dispatch, complete for one or two jobs at a time: with this
+ * spacing, 16 single-event clients measured ~3,900 events/s instead of ~3,300 (npm run
+ * bench). The first append after a quiet spell is still dispatched at once, and a run
+ * that is delivering hears appends to its streams directly (GroupSignals).
+ */
+const DISPATCH_MIN_SPACING_MS = 20;
+
 export interface Workers {
   /**
    * Stops taking jobs; runs stop starting deliveries, commit what they sent and hand the
@@ -45,9 +56,12 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
 
   // NOTIFY wakes workers when a job is created; polling is the backstop (and, for the
   // deliver queue, what starts a deferred retry run on time: its start makes no NOTIFY).
-  await deps.boss.work<DispatchJob>(DISPATCH_QUEUE, { batchSize: 200, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 }, (jobs) =>
-    dispatch(deps.db, deps.boss, jobs),
-  );
+  await deps.boss.work<DispatchJob>(DISPATCH_QUEUE, { batchSize: 200, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 }, async (jobs) => {
+    const started = performance.now();
+    await dispatch(deps.db, deps.boss, jobs);
+    const spacing = DISPATCH_MIN_SPACING_MS - (performance.now() - started);
+    if (spacing > 0) await sleep(spacing);
+  });
   await deps.boss.work<DeliverJob>(
     DELIVER_QUEUE,
     { batchSize: 1, localConcurrency: deps.concurrency ?? 16, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 0.5 },
