@@ -20,6 +20,12 @@ export class Metrics {
     labelNames: ['org', 'stream'],
     registers: [this.registry],
   });
+  readonly appendCommitEvents = new client.Histogram({
+    name: 'eventflow_append_commit_events',
+    help: 'Events per append commit: concurrent appends to one stream share a commit',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 5000],
+    registers: [this.registry],
+  });
   readonly requestDuration = new client.Histogram({
     name: 'eventflow_http_request_duration_seconds',
     help: 'HTTP request latency, ingest routes included',

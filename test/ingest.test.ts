@@ -22,6 +22,13 @@ async function countEvents(stream: string): Promise<number> {
   return rows[0].n;
 }
 
+/** The append commits and the events they wrote, from /metrics. */
+async function commitMetrics(): Promise<{ commits: number; events: number }> {
+  const text = await (await fetch(`${ctx.url}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+  return { commits: read('eventflow_append_commit_events_count'), events: read('eventflow_append_commit_events_sum') };
+}
+
 beforeAll(async () => {
   ctx = await startTestApp({ env: { MAX_BODY_BYTES: '65536', MAX_PAYLOAD_BYTES: '2048' } });
   platform = new ApiClient(ctx.url, PLATFORM_TOKEN);
@@ -190,6 +197,7 @@ describe('appending events', () => {
   });
 
   it('answers each of many concurrent requests on its own when they share a commit', async () => {
+    const commitsBefore = await commitMetrics();
     const [same, clash] = [randomUUID(), randomUUID()];
     const requests = [
       ...Array.from({ length: 8 }, (_, n) => api.post('/v1/streams/orders/events', event({ payload: { n } }))),
@@ -211,6 +219,11 @@ describe('appending events', () => {
     expect(new Set(seqs).size).toBe(seqs.length);
     const { rows } = await ctx.pool.query('select count(*)::int as n from events where id = any($1)', [[same, clash]]);
     expect(rows[0].n).toBe(2);
+    // The commits wrote 10 new events (8, `same` once, `clash` once): no duplicate or refused one counts.
+    const commitsAfter = await commitMetrics();
+    expect(commitsAfter.events - commitsBefore.events).toBe(10);
+    expect(commitsAfter.commits - commitsBefore.commits).toBeGreaterThanOrEqual(1);
+    expect(commitsAfter.commits - commitsBefore.commits).toBeLessThanOrEqual(10);
   });
 
   it('refuses empty and oversized batches', async () => {

@@ -58,10 +58,13 @@ const MAX_EVENTS_PER_COMMIT = 5_000;
  */
 export class Appender {
   readonly #db: Database;
+  readonly #onCommit: (events: number) => void;
   readonly #streams = new Map<string, StreamQueue>();
 
-  constructor(db: Database) {
+  /** `onCommit` hears how many new events each commit wrote. */
+  constructor(db: Database, onCommit: (events: number) => void = () => {}) {
     this.#db = db;
+    this.#onCommit = onCommit;
   }
 
   append(target: AppendTarget, events: EventToAppend[]): Promise<Appended[]> {
@@ -101,6 +104,8 @@ export class Appender {
     try {
       const requests = batch.map((pending) => pending.events);
       const outcomes = (await appendAllNew(this.#db, target, requests)) ?? (await appendTogether(this.#db, target, requests));
+      const written = outcomes.reduce((sum, outcome) => sum + (outcome instanceof Error ? 0 : outcome.filter((result) => !result.duplicate).length), 0);
+      if (written > 0) this.#onCommit(written);
       outcomes.forEach((outcome, index) => (outcome instanceof Error ? batch[index]!.reject(outcome) : batch[index]!.resolve(outcome)));
     } catch (error) {
       // Two appends of one id into different streams of an organization can both miss the

@@ -122,7 +122,7 @@ function checkBatch(batch: EventInput[], maxPayloadBytes: number, prefix: string
 }
 
 export const eventRoutes: FastifyPluginAsyncZod<{ db: Database; config: Config; metrics: Metrics }> = async (app, { db, config, metrics }) => {
-  const appender = new Appender(db);
+  const appender = new Appender(db, (events) => metrics.appendCommitEvents.observe(events));
   const limiter = config.INGEST_RATE_LIMIT ? new IngestRateLimiter(config.INGEST_RATE_LIMIT) : undefined;
 
   const append = async (request: FastifyRequest & { params: { stream: string } }, batch: EventInput[]) => {
