@@ -1,7 +1,10 @@
+import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { APPENDS_CHANNEL } from '../src/channels.ts';
 import { installBoss, DISPATCH_QUEUE } from '../src/workers/queues.ts';
 import { startTestApp, PLATFORM_TOKEN, type TestApp } from './helpers/app.ts';
 import { ApiClient, createTenant, type Tenant } from './helpers/client.ts';
+import { eventually } from './helpers/eventually.ts';
 
 let ctx: TestApp;
 let tenant: Tenant;
@@ -111,6 +114,33 @@ it('writes the dispatch job exactly as pg-boss send() would, apart from its id, 
   const [sent, written] = rows[0].id === sentId ? [rows[0], rows[1]] : [rows[1], rows[0]];
   expect(comparable(written)).toEqual(comparable(sent));
   await ctx.pool.query('delete from pgboss.job where id = $1', [sentId]);
+});
+
+it('wakes workers after an append commits, and only for appends that wrote events', async () => {
+  const quiet = (await tenant.admin.post('/v1/streams', { name: 'quiet' })).body;
+  const loud = (await tenant.admin.post('/v1/streams', { name: 'loud' })).body;
+  const stored = await tenant.admin.post('/v1/streams/quiet/events', { type: 'a', payload: {} });
+  const listener = new pg.Client({ connectionString: ctx.databaseUrl });
+  await listener.connect();
+  try {
+    const { rows } = await listener.query(`select 'pgboss_' || left(encode(sha224('pgboss'::bytea), 'hex'), 24) as channel`);
+    const heard: string[] = [];
+    listener.on('notification', ({ channel, payload }) => heard.push(`${channel === APPENDS_CHANNEL ? 'appends' : channel === rows[0].channel ? 'pgboss' : channel}:${payload}`));
+    await listener.query(`listen ${APPENDS_CHANNEL}`);
+    await listener.query(`listen "${rows[0].channel}"`);
+
+    // A resend (nothing written), a conflict and an unknown stream wake no one ...
+    expect((await tenant.admin.post('/v1/streams/quiet/events', { id: stored.body.id, type: 'a', payload: {} })).status).toBe(200);
+    expect((await tenant.admin.post('/v1/streams/quiet/events', { id: stored.body.id, type: 'b', payload: {} })).status).toBe(409);
+    expect((await tenant.admin.post('/v1/streams/nowhere/events', { type: 'a', payload: {} })).status).toBe(404);
+    // ... and the notifications come in order, so once `loud` is heard, any for `quiet` would have been.
+    expect((await tenant.admin.post('/v1/streams/loud/events', { type: 'a', payload: {} })).status).toBe(201);
+    await eventually(async () => heard, (seen) => seen.includes(`appends:${loud.id}`), 5);
+    expect(heard).not.toContain(`appends:${quiet.id}`);
+    expect(heard).toContain(`pgboss:${DISPATCH_QUEUE}`);
+  } finally {
+    await listener.end();
+  }
 });
 
 /** pg-boss caches queue tables; the recreated queue must be looked up afresh. */

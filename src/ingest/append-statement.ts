@@ -1,9 +1,8 @@
 import type { Database } from '../db/client.ts';
 import type { EventMetadata } from '../db/schema.ts';
-import { APPENDS_CHANNEL } from '../channels.ts';
 import { DISPATCH_QUEUE } from '../workers/queues.ts';
 
-/** $1 count, $2 organization, $3 stream name, $4 rows (jsonb), $5 dispatch queue, $6 appends channel. */
+/** $1 count, $2 organization, $3 stream name, $4 rows (jsonb), $5 dispatch queue. */
 const APPEND_SQL = `
   with stream as (
     update event_streams set last_seq = last_seq + $1
@@ -23,9 +22,7 @@ const APPEND_SQL = `
       q.retry_delay_max, q.policy, q.dead_letter, q.heartbeat_seconds
     from stream left join pgboss.queue q on q.name = $5
   )
-  select stream.id, stream.last_seq, pg_notify($6, stream.id::text),
-    pg_notify('pgboss_' || left(encode(sha224('pgboss'::bytea), 'hex'), 24), $5)
-  from stream`;
+  select stream.id, stream.last_seq from stream`;
 
 /** One event of the statement: `n` is its place (1-based), so its seq is first_seq - 1 + n. */
 export interface StatementRow {
@@ -38,7 +35,7 @@ export interface StatementRow {
 
 /**
  * The outbox write as ONE statement: it takes the stream's row lock (the UPDATE), inserts
- * the events after last_seq, writes the dispatch job, and NOTIFYs. On the pool it commits
+ * the events after last_seq, and writes the dispatch job. On the pool it commits
  * by itself, so the row lock is held for one round trip instead of five (BEGIN, lock,
  * insert, job, COMMIT): profiles of single-event ingest showed the service's main thread
  * inside pg's socket writes ~39% of the time, and the stream's lock is what concurrent
@@ -50,8 +47,9 @@ export interface StatementRow {
  * lock, so seqs stay gapless and in commit order exactly as with SELECT ... FOR UPDATE.
  *
  * The job row is what pg-boss 12's `send()` writes (plans.insertJobs): the queue's
- * settings copied from pgboss.queue, job_now() for the clocks, and the NOTIFY that wakes
- * workers on a notify queue. test/outbox.test.ts compares it column by column with a job
+ * settings copied from pgboss.queue and job_now() for the clocks; the NOTIFY that send()
+ * adds for a notify queue comes after the commit (append-notifier.ts).
+ * test/outbox.test.ts compares the row column by column with a job
  * that `send()` wrote, so a pg-boss upgrade that changes the row fails a test. Without the
  * queue row, the LEFT JOIN leaves its settings NULL, which the job table's NOT NULL
  * constraints refuse: the statement fails whole, and no event is ever stored without its job.
@@ -68,7 +66,7 @@ export async function appendInOneStatement(
     // Named: each connection plans it once (planning was 0.16 ms of its 0.53 ms in Postgres).
     name: 'eventflow_append',
     text: APPEND_SQL,
-    values: [rows.length, organizationId, streamName, JSON.stringify(rows), DISPATCH_QUEUE, APPENDS_CHANNEL],
+    values: [rows.length, organizationId, streamName, JSON.stringify(rows), DISPATCH_QUEUE],
   });
   const row = result[0];
   return row ? { streamId: row.id, lastSeq: Number(row.last_seq) } : undefined;

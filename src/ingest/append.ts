@@ -58,11 +58,11 @@ const MAX_EVENTS_PER_COMMIT = 5_000;
  */
 export class Appender {
   readonly #db: Database;
-  readonly #onCommit: (events: number) => void;
+  readonly #onCommit: (streamId: string, events: number) => void;
   readonly #streams = new Map<string, StreamQueue>();
 
-  /** `onCommit` hears how many new events each commit wrote. */
-  constructor(db: Database, onCommit: (events: number) => void = () => {}) {
+  /** `onCommit` hears of each commit that wrote events: the stream and how many events. */
+  constructor(db: Database, onCommit: (streamId: string, events: number) => void = () => {}) {
     this.#db = db;
     this.#onCommit = onCommit;
   }
@@ -103,9 +103,9 @@ export class Appender {
   async #commit(target: AppendTarget, batch: PendingAppend[]): Promise<void> {
     try {
       const requests = batch.map((pending) => pending.events);
-      const outcomes = (await appendAllNew(this.#db, target, requests)) ?? (await appendTogether(this.#db, target, requests));
+      const { streamId, outcomes } = (await appendAllNew(this.#db, target, requests)) ?? (await appendTogether(this.#db, target, requests));
       const written = outcomes.reduce((sum, outcome) => sum + (outcome instanceof Error ? 0 : outcome.filter((result) => !result.duplicate).length), 0);
-      if (written > 0) this.#onCommit(written);
+      if (written > 0) this.#onCommit(streamId, written);
       outcomes.forEach((outcome, index) => (outcome instanceof Error ? batch[index]!.reject(outcome) : batch[index]!.resolve(outcome)));
     } catch (error) {
       // Two appends of one id into different streams of an organization can both miss the
@@ -126,7 +126,13 @@ export class Appender {
  * Undefined when some id is already stored: then appendTogether looks the ids up and
  * answers duplicates and conflicts per request.
  */
-async function appendAllNew(db: Database, target: AppendTarget, requests: EventToAppend[][]): Promise<Appended[][] | undefined> {
+/** What a commit answers each of its requests, and the stream it wrote to. */
+interface Committed {
+  streamId: string;
+  outcomes: (Appended[] | EventFlowError)[];
+}
+
+async function appendAllNew(db: Database, target: AppendTarget, requests: EventToAppend[][]): Promise<Committed | undefined> {
   const rows = statementRows(requests.flat());
   let appended: Awaited<ReturnType<typeof appendInOneStatement>>;
   try {
@@ -137,7 +143,7 @@ async function appendAllNew(db: Database, target: AppendTarget, requests: EventT
   }
   if (!appended) throw notFound(`stream '${target.streamName}'`);
   let seq = appended.lastSeq - rows.length;
-  return requests.map((events) => events.map((event) => ({ id: event.id, seq: ++seq, duplicate: false })));
+  return { streamId: appended.streamId, outcomes: requests.map((events) => events.map((event) => ({ id: event.id, seq: ++seq, duplicate: false }))) };
 }
 
 /**
@@ -152,9 +158,9 @@ async function appendAllNew(db: Database, target: AppendTarget, requests: EventT
  * order, and a reader that has seen seq n never later finds a new event with seq <= n.
  * A rollback undoes the last_seq bump with the rows, so it leaves no gap either.
  *
- * Returns, per request, its results or the error that fails it alone (a conflict).
+ * Answers, per request, its results or the error that fails it alone (a conflict).
  */
-async function appendTogether(db: Database, target: AppendTarget, requests: EventToAppend[][]): Promise<(Appended[] | EventFlowError)[]> {
+async function appendTogether(db: Database, target: AppendTarget, requests: EventToAppend[][]): Promise<Committed> {
   return withTransaction(db, async (tx) => {
     const stream = await lockStream(tx, target.organizationId, target.streamName);
     const existing = await findExistingEvents(
@@ -185,7 +191,7 @@ async function appendTogether(db: Database, target: AppendTarget, requests: Even
     });
     // The row is locked by this transaction, so the statement's seqs are the ones answered above.
     if (fresh.length > 0) await appendInOneStatement(tx, target.organizationId, target.streamName, statementRows(fresh));
-    return outcomes;
+    return { streamId: stream.id, outcomes };
   });
 }
 

@@ -10,6 +10,7 @@ import type { Metrics } from '../../metrics.ts';
 import { events } from '../../db/schema.ts';
 import { EventFlowError, notFound, type FieldError } from '../../errors.ts';
 import { tenantOf, organizationOf } from '../app.ts';
+import { AppendNotifier } from '../append-notifier.ts';
 import { Appender, type EventToAppend } from '../append.ts';
 import { decodeCursor, toPage } from '../pagination.ts';
 import { IngestRateLimiter } from '../rate-limit.ts';
@@ -122,7 +123,12 @@ function checkBatch(batch: EventInput[], maxPayloadBytes: number, prefix: string
 }
 
 export const eventRoutes: FastifyPluginAsyncZod<{ db: Database; config: Config; metrics: Metrics }> = async (app, { db, config, metrics }) => {
-  const appender = new Appender(db, (events) => metrics.appendCommitEvents.observe(events));
+  const notifier = new AppendNotifier(db, app.log);
+  const appender = new Appender(db, (streamId, events) => {
+    notifier.appended(streamId);
+    metrics.appendCommitEvents.observe(events);
+  });
+  app.addHook('onClose', () => notifier.idle());
   const limiter = config.INGEST_RATE_LIMIT ? new IngestRateLimiter(config.INGEST_RATE_LIMIT) : undefined;
 
   const append = async (request: FastifyRequest & { params: { stream: string } }, batch: EventInput[]) => {
