@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Pool } from 'undici';
-import { runConcurrently } from './support.ts';
+import { measureCpu, runConcurrently, type CpuShare } from './support.ts';
 
 /** The event every ingest scenario sends, and the raw inserts store. */
 export const samplePayload = {
@@ -25,6 +25,22 @@ const metadata = JSON.stringify({
   context: sampleEvent.context,
 });
 
+/** A raw rate, and where the CPU went while it was measured. */
+export interface RawRate {
+  perSecond: number;
+  cpu: CpuShare;
+}
+
+/** `count` units of work over `connections` at once, timed; units/s. */
+async function timed(count: number, connections: number, unit: () => Promise<void>, units = count): Promise<RawRate> {
+  const { result: seconds, cpu } = await measureCpu({}, async () => {
+    const started = performance.now();
+    await runConcurrently(count, connections, unit);
+    return (performance.now() - started) / 1000;
+  });
+  return { perSecond: units / seconds, cpu };
+}
+
 /** A table shaped like `events` (same keys and indexes, no trigger), for raw inserts. */
 async function rawTable(client: pg.Client | pg.Pool, name: string): Promise<void> {
   await client.query(`drop table if exists ${name}`);
@@ -39,15 +55,14 @@ async function rawTable(client: pg.Client | pg.Pool, name: string): Promise<void
 }
 
 /** Multi-row INSERTs of `batch` rows over `connections` connections; rows/s. */
-export async function rawBatchInserts(url: string, rows: number, connections: number, batch = 100): Promise<number> {
+export async function rawBatchInserts(url: string, rows: number, connections: number, batch = 100): Promise<RawRate> {
   const pool = new pg.Pool({ connectionString: url, max: connections });
   await rawTable(pool, 'raw_batch');
   const stream = randomUUID();
   const org = randomUUID();
   const payload = JSON.stringify(samplePayload);
   let seq = 0;
-  const started = performance.now();
-  await runConcurrently(rows / batch, connections, async () => {
+  const rate = await timed(rows / batch, connections, async () => {
     const values: unknown[] = [];
     const tuples: string[] = [];
     for (let i = 0; i < batch; i++) {
@@ -56,30 +71,27 @@ export async function rawBatchInserts(url: string, rows: number, connections: nu
       tuples.push(`($${at + 1}, $${at + 2}, $${at + 3}, $${at + 4}, $${at + 5}, $${at + 6}, false)`);
     }
     await pool.query(`insert into raw_batch (stream_id, seq, id, organization_id, payload, metadata, occurred_at_supplied) values ${tuples.join(',')}`, values);
-  });
-  const seconds = (performance.now() - started) / 1000;
+  }, rows);
   await pool.end();
-  return rows / seconds;
+  return rate;
 }
 
 /** One row per transaction over `connections` connections; rows/s. */
-export async function rawSingleInserts(url: string, rows: number, connections: number): Promise<number> {
+export async function rawSingleInserts(url: string, rows: number, connections: number): Promise<RawRate> {
   const pool = new pg.Pool({ connectionString: url, max: connections });
   await rawTable(pool, 'raw_single');
   const stream = randomUUID();
   const org = randomUUID();
   const payload = JSON.stringify(samplePayload);
   let seq = 0;
-  const started = performance.now();
-  await runConcurrently(rows, connections, async () => {
+  const rate = await timed(rows, connections, async () => {
     await pool.query(
       'insert into raw_single (stream_id, seq, id, organization_id, payload, metadata, occurred_at_supplied) values ($1, $2, $3, $4, $5, $6, false)',
       [stream, ++seq, randomUUID(), org, payload, metadata],
     );
   });
-  const seconds = (performance.now() - started) / 1000;
   await pool.end();
-  return rows / seconds;
+  return rate;
 }
 
 /** Signed keep-alive POSTs with `inFlight` at once, as a webhook sender would make; requests/s. */

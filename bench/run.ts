@@ -9,7 +9,7 @@ import { createLogger } from '../src/logger.ts';
 import { naivePipeline } from './naive.ts';
 import { rawBatchInserts, rawPosts, rawSingleInserts } from './raw.ts';
 import { deliverBacklog, endToEnd, fillHistory, ingestBatch, ingestSingle, type Measured } from './scenarios.ts';
-import { createDatabase, freePort, Receiver, root } from './support.ts';
+import { createDatabase, freePort, Receiver, root, type CpuShare } from './support.ts';
 
 const quick = process.argv.includes('--quick');
 const size = quick
@@ -25,6 +25,8 @@ interface Row {
   target: string;
   met: boolean;
   peakRssMb?: number;
+  /** What the time went to: append commits and the CPU split, where measured. */
+  where?: string;
 }
 
 const rows: Row[] = [];
@@ -34,6 +36,20 @@ function record(row: Row): void {
   rows.push(row);
   const ratio = row.ratio === undefined ? '' : ` (${row.ratio.toFixed(2)}x of ${row.limit!.name} ${fmt(row.limit!.value)}/s)`;
   process.stdout.write(`  ${row.met ? 'ok  ' : 'MISS'} ${row.scenario}: ${row.figure}${ratio}; target ${row.target}\n`);
+  if (row.where) process.stdout.write(`       ${row.where}\n`);
+}
+
+/** CPU in use on average, by part, as cores of the machine's. */
+function cpuSplit(cpu: CpuShare): string {
+  const part = (cores: number | undefined) => (cores === undefined ? 'not measured' : fmt(cores, 2));
+  const parts = [`Postgres ${part(cpu.postgres)}`, `bench ${part(cpu.bench)}`];
+  if (cpu.eventflow !== undefined) parts.unshift(`EventFlow ${part(cpu.eventflow)}`);
+  return `CPU cores in use (of ${cpu.cores}): ${parts.join(', ')}`;
+}
+
+function whereTimeWent(measured: Measured): string {
+  const commits = measured.commits ? `${fmt(measured.commits.perSecond)} append commits/s of ${fmt(measured.commits.eventsEach, 1)} events; ` : '';
+  return `${commits}${measured.cpu ? cpuSplit(measured.cpu) : ''}`;
 }
 
 async function main(): Promise<void> {
@@ -48,32 +64,34 @@ async function main(): Promise<void> {
   try {
     const limitsDb = await fresh();
     process.stdout.write('raw limits\n');
-    const rawBatch = await rawBatchInserts(limitsDb, size.batch, 4);
+    const rawBatchFour = await rawBatchInserts(limitsDb, size.batch, 4);
     // Appends to one stream take turns on its row lock, so one connection is their ceiling.
     const rawBatchOne = await rawBatchInserts(limitsDb, size.batch, 1);
-    const rawSingle = await rawSingleInserts(limitsDb, size.single, 16);
+    const rawSingleSixteen = await rawSingleInserts(limitsDb, size.single, 16);
     const rawPost = await rawPosts(receiver.url, size.posts, 32);
-    process.stdout.write(`  100-row INSERTs, 4 connections: ${fmt(rawBatch)} rows/s\n`);
-    process.stdout.write(`  100-row INSERTs, 1 connection: ${fmt(rawBatchOne)} rows/s\n`);
-    process.stdout.write(`  1-row transactions, 16 connections: ${fmt(rawSingle)} rows/s\n`);
+    process.stdout.write(`  100-row INSERTs, 4 connections: ${fmt(rawBatchFour.perSecond)} rows/s; ${cpuSplit(rawBatchFour.cpu)}\n`);
+    process.stdout.write(`  100-row INSERTs, 1 connection: ${fmt(rawBatchOne.perSecond)} rows/s; ${cpuSplit(rawBatchOne.cpu)}\n`);
+    process.stdout.write(`  1-row transactions, 16 connections: ${fmt(rawSingleSixteen.perSecond)} rows/s; ${cpuSplit(rawSingleSixteen.cpu)}\n`);
     process.stdout.write(`  undici keep-alive signed POSTs, 32 in flight: ${fmt(rawPost)} requests/s\n`);
+    const rawBatch = rawBatchFour.perSecond;
+    const rawSingle = rawSingleSixteen.perSecond;
     const posts = { name: 'raw POSTs', value: rawPost };
 
     process.stdout.write('scenarios\n');
     const batch = await ingestBatch(await fresh(), size.batch);
-    record({ scenario: 'ingest, batches of 100, 8 clients', figure: `${fmt(batch.figure)} events/s (${(batch.figure / rawBatchOne).toFixed(2)}x of 1 connection)`, value: batch.figure, limit: { name: 'raw 100-row INSERTs', value: rawBatch }, ratio: batch.figure / rawBatch, target: '>= 0.6x', met: batch.figure / rawBatch >= 0.6, peakRssMb: batch.peakRssMb });
+    record({ scenario: 'ingest, batches of 100, 8 clients', figure: `${fmt(batch.figure)} events/s (${(batch.figure / rawBatchOne.perSecond).toFixed(2)}x of 1 connection)`, value: batch.figure, limit: { name: 'raw 100-row INSERTs', value: rawBatch }, ratio: batch.figure / rawBatch, target: '>= 0.6x', met: batch.figure / rawBatch >= 0.6, peakRssMb: batch.peakRssMb, where: whereTimeWent(batch) });
 
     const single = await ingestSingle(await fresh(), size.single);
-    record({ scenario: 'ingest, 1 event per request, 16 clients', figure: `${fmt(single.figure)} events/s, p50 ${fmt(single.p50!, 1)} ms, p99 ${fmt(single.p99!, 1)} ms`, value: single.figure, limit: { name: 'raw 1-row transactions', value: rawSingle }, ratio: single.figure / rawSingle, target: '>= 1.0x, p99 <= 50 ms', met: single.figure / rawSingle >= 1 && single.p99! <= 50, peakRssMb: single.peakRssMb });
+    record({ scenario: 'ingest, 1 event per request, 16 clients', figure: `${fmt(single.figure)} events/s, p50 ${fmt(single.p50!, 1)} ms, p99 ${fmt(single.p99!, 1)} ms`, value: single.figure, limit: { name: 'raw 1-row transactions', value: rawSingle }, ratio: single.figure / rawSingle, target: '>= 1.0x, p99 <= 50 ms', met: single.figure / rawSingle >= 1 && single.p99! <= 50, peakRssMb: single.peakRssMb, where: whereTimeWent(single) });
 
     const parallel = await deliverBacklog(await fresh(), receiver, size.backlog, { groups: 1, mode: 'parallel' });
-    record({ scenario: `delivery, 1 parallel group, ${fmt(size.backlog)}-event backlog`, figure: `${fmt(parallel.figure)} deliveries/s`, value: parallel.figure, limit: posts, ratio: parallel.figure / rawPost, target: '>= 5,000/s', met: parallel.figure >= 5000, peakRssMb: parallel.peakRssMb });
+    record({ scenario: `delivery, 1 parallel group, ${fmt(size.backlog)}-event backlog`, figure: `${fmt(parallel.figure)} deliveries/s`, value: parallel.figure, limit: posts, ratio: parallel.figure / rawPost, target: '>= 5,000/s', met: parallel.figure >= 5000, peakRssMb: parallel.peakRssMb, where: whereTimeWent(parallel) });
 
     const fanout = await deliverBacklog(await fresh(), receiver, size.fanout, { groups: 5, mode: 'parallel' });
-    record({ scenario: `fan-out, 5 parallel groups x ${fmt(size.fanout)} events`, figure: `${fmt(fanout.figure)} deliveries/s in total`, value: fanout.figure, limit: posts, ratio: fanout.figure / rawPost, target: '>= 5,000/s', met: fanout.figure >= 5000, peakRssMb: fanout.peakRssMb });
+    record({ scenario: `fan-out, 5 parallel groups x ${fmt(size.fanout)} events`, figure: `${fmt(fanout.figure)} deliveries/s in total`, value: fanout.figure, limit: posts, ratio: fanout.figure / rawPost, target: '>= 5,000/s', met: fanout.figure >= 5000, peakRssMb: fanout.peakRssMb, where: whereTimeWent(fanout) });
 
     const ordered = await deliverBacklog(await fresh(), receiver, size.ordered, { groups: 1, mode: 'ordered' });
-    record({ scenario: `delivery, 1 ordered group, 1 stream, ${fmt(size.ordered)} events`, figure: `${fmt(ordered.figure)} deliveries/s`, value: ordered.figure, limit: posts, ratio: ordered.figure / rawPost, target: '>= 1,000/s', met: ordered.figure >= 1000, peakRssMb: ordered.peakRssMb });
+    record({ scenario: `delivery, 1 ordered group, 1 stream, ${fmt(size.ordered)} events`, figure: `${fmt(ordered.figure)} deliveries/s`, value: ordered.figure, limit: posts, ratio: ordered.figure / rawPost, target: '>= 1,000/s', met: ordered.figure >= 1000, peakRssMb: ordered.peakRssMb, where: whereTimeWent(ordered) });
 
     const e2e = await endToEnd(await fresh(), receiver, 1000, size.e2eSeconds);
     record({ scenario: `end to end, 1,000 events/s offered for ${size.e2eSeconds} s`, figure: `${fmt(e2e.figure)} events/s, p50 ${fmt(e2e.p50!, 1)} ms, p99 ${fmt(e2e.p99!, 1)} ms`, value: e2e.p99!, target: 'p99 <= 50 ms', met: e2e.p99! <= 50, peakRssMb: e2e.peakRssMb });

@@ -1,12 +1,16 @@
 import pg from 'pg';
 import { sampleEvent } from './raw.ts';
-import { percentile, runConcurrently, ServiceProcess, setUpTenant, sleep, type Client, type Receiver } from './support.ts';
+import { measureCpu, percentile, runConcurrently, ServiceProcess, setUpTenant, sleep, type Client, type CpuShare, type Receiver } from './support.ts';
 
 export interface Measured {
   figure: number;
   p50?: number;
   p99?: number;
   peakRssMb: number;
+  /** Where the CPU went during the measured span. */
+  cpu?: CpuShare;
+  /** Ingest only: append commits per second and the events each wrote on average. */
+  commits?: { perSecond: number; eventsEach: number };
 }
 
 /**
@@ -44,20 +48,31 @@ async function ingestBatches(api: Client, stream: string, events: number, client
   return events / ((performance.now() - started) / 1000);
 }
 
+/** Runs a measured ingest span, with the CPU split and the service's append commits during it. */
+async function measureIngest(service: ServiceProcess, run: () => Promise<Omit<Measured, 'peakRssMb'>>): Promise<Omit<Measured, 'peakRssMb'>> {
+  const before = await service.appendCommits();
+  const started = performance.now();
+  const { result, cpu } = await measureCpu({ eventflow: service.child.pid }, run);
+  const seconds = (performance.now() - started) / 1000;
+  const after = await service.appendCommits();
+  const commits = after.commits - before.commits;
+  return { ...result, cpu, commits: { perSecond: commits / seconds, eventsEach: (after.events - before.events) / commits } };
+}
+
 export function ingestBatch(databaseUrl: string, events: number, env?: Record<string, string>): Promise<Measured> {
   return withService(
     databaseUrl,
-    async (_service, api) => {
+    async (service, api) => {
       await createStream(api, 'batch');
       await ingestBatches(api, 'batch', Math.min(2000, events), 8); // warm-up
-      return { figure: await ingestBatches(api, 'batch', events, 8) };
+      return measureIngest(service, async () => ({ figure: await ingestBatches(api, 'batch', events, 8) }));
     },
     env,
   );
 }
 
 export function ingestSingle(databaseUrl: string, events: number, env?: Record<string, string>): Promise<Measured> {
-  return withService(databaseUrl, async (_service, api) => {
+  return withService(databaseUrl, async (service, api) => {
     await createStream(api, 'single');
     const latencies: number[] = [];
     const send = async () => {
@@ -68,11 +83,13 @@ export function ingestSingle(databaseUrl: string, events: number, env?: Record<s
     };
     await runConcurrently(Math.min(1000, events), 16, send); // warm-up
     latencies.length = 0;
-    const started = performance.now();
-    await runConcurrently(events, 16, send);
-    const seconds = (performance.now() - started) / 1000;
-    latencies.sort((a, b) => a - b);
-    return { figure: events / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+    return measureIngest(service, async () => {
+      const started = performance.now();
+      await runConcurrently(events, 16, send);
+      const seconds = (performance.now() - started) / 1000;
+      latencies.sort((a, b) => a - b);
+      return { figure: events / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+    });
   }, env);
 }
 
@@ -86,7 +103,7 @@ interface DeliveryShape {
  * resume until the receiver has acknowledged every delivery.
  */
 export function deliverBacklog(databaseUrl: string, receiver: Receiver, events: number, shape: DeliveryShape): Promise<Measured> {
-  return withService(databaseUrl, async (_service, api) => {
+  return withService(databaseUrl, async (service, api) => {
     await createStream(api, 'backlog');
     const ids: string[] = [];
     for (let g = 0; g < shape.groups; g++) {
@@ -103,10 +120,13 @@ export function deliverBacklog(databaseUrl: string, receiver: Receiver, events: 
     }
     await ingestBatches(api, 'backlog', events, 8, 500);
     await receiver.reset();
-    const started = performance.now();
-    for (const id of ids) await api.call('PATCH', `/v1/consumer-groups/${id}`, { status: 'active' });
-    await receiver.until(events * shape.groups, 600_000);
-    return { figure: (events * shape.groups) / ((performance.now() - started) / 1000) };
+    const { result: seconds, cpu } = await measureCpu({ eventflow: service.child.pid, receiver: receiver.pid }, async () => {
+      const started = performance.now();
+      for (const id of ids) await api.call('PATCH', `/v1/consumer-groups/${id}`, { status: 'active' });
+      await receiver.until(events * shape.groups, 600_000);
+      return (performance.now() - started) / 1000;
+    });
+    return { figure: (events * shape.groups) / seconds, cpu };
   });
 }
 
@@ -118,17 +138,32 @@ export function endToEnd(databaseUrl: string, receiver: Receiver, rate: number, 
   return withService(databaseUrl, async (_service, api) => {
     await createStream(api, 'live');
     await api.call('POST', '/v1/consumer-groups', { name: 'live', streams: ['live'], webhook_url: receiver.url });
-    await offer(api, rate, 1, new Map());
+    const warmUp = new Map<string, number>();
+    await offer(api, rate, 1, warmUp);
+    // Every warm-up event delivered before the count restarts, so none is counted as measured.
+    await receiver.until(warmUp.size, 60_000);
     await receiver.reset();
     const answered = new Map<string, number>();
     const started = performance.now();
     await offer(api, rate, seconds, answered);
-    await receiver.until(answered.size, 60_000);
-    const arrivals = await receiver.arrivals();
-    const latencies = [...answered].map(([id, at]) => (arrivals.get(id) ?? Number.NaN) - at).sort((a, b) => a - b);
+    const arrivals = await arrivalsOf(receiver, [...answered.keys()], 60_000);
+    const latencies = [...answered].map(([id, at]) => arrivals.get(id)! - at).sort((a, b) => a - b);
     const offered = answered.size / ((performance.now() - started) / 1000);
     return { figure: offered, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
   });
+}
+
+/** When each of `ids` arrived at the receiver, once all have; rejects after `timeoutMs`. */
+async function arrivalsOf(receiver: Receiver, ids: string[], timeoutMs: number): Promise<Map<string, number>> {
+  await receiver.until(ids.length, timeoutMs);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const arrivals = await receiver.arrivals();
+    const missing = ids.filter((id) => !arrivals.has(id)).length;
+    if (missing === 0) return arrivals;
+    if (Date.now() > deadline) throw new Error(`${missing} of ${ids.length} events never arrived`);
+    await sleep(100);
+  }
 }
 
 /** Sends single events at `rate`/s for `seconds`, noting when each was answered (epoch ms). */

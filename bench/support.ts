@@ -1,6 +1,7 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -38,6 +39,76 @@ export async function createDatabase(adminUrl: string, name: string): Promise<st
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+/** CPU cores in use on average over a measured span, by part (Postgres undefined when it runs elsewhere). */
+export interface CpuShare {
+  eventflow: number | undefined;
+  postgres: number | undefined;
+  bench: number;
+  cores: number;
+}
+
+const CLOCK_TICKS_PER_SECOND = 100; // getconf CLK_TCK on Linux
+
+/** utime + stime of a process (and of its reaped children with `children`), in seconds. */
+function processCpuSeconds(pid: number, children = false): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after "pid (comm) ": state is [0], utime [11], stime [12], cutime [13], cstime [14].
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const ticks = fields[11]! + fields[12]! + (children ? fields[13]! + fields[14]! : 0);
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
+/** Every postgres process on this machine, live backends and (through the postmaster) exited ones. */
+function postgresCpuSeconds(): number | undefined {
+  const processes = readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .flatMap((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        return name === 'postgres' ? [{ pid: Number(pid), parent }] : [];
+      } catch {
+        return []; // exited while listed
+      }
+    });
+  if (processes.length === 0) return undefined;
+  const pids = new Set(processes.map((p) => p.pid));
+  return processes.reduce((sum, p) => {
+    try {
+      return sum + processCpuSeconds(p.pid, !pids.has(p.parent));
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+/** Measures where the machine's CPU goes while `run` runs: EventFlow, Postgres, the bench (and its receiver). */
+export async function measureCpu<T>(pids: { eventflow?: number; receiver?: number }, run: () => Promise<T>): Promise<{ result: T; cpu: CpuShare }> {
+  const read = () => {
+    const own = process.cpuUsage();
+    return {
+      eventflow: pids.eventflow === undefined ? undefined : processCpuSeconds(pids.eventflow),
+      postgres: postgresCpuSeconds(),
+      bench: (own.user + own.system) / 1e6 + (pids.receiver === undefined ? 0 : processCpuSeconds(pids.receiver)),
+      at: performance.now(),
+    };
+  };
+  const before = read();
+  const result = await run();
+  const after = read();
+  const seconds = (after.at - before.at) / 1000;
+  return {
+    result,
+    cpu: {
+      eventflow: before.eventflow === undefined || after.eventflow === undefined ? undefined : (after.eventflow - before.eventflow) / seconds,
+      postgres: before.postgres === undefined || after.postgres === undefined ? undefined : (after.postgres - before.postgres) / seconds,
+      bench: (after.bench - before.bench) / seconds,
+      cores: availableParallelism(),
+    },
+  };
 }
 
 /** The EventFlow service as its own process, so its memory and CPU are its own. */
@@ -84,6 +155,13 @@ export class ServiceProcess {
   peakRssMb(): number {
     const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
     return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+  }
+
+  /** Append commits so far and the events they wrote (its eventflow_append_commit_events). */
+  async appendCommits(): Promise<{ commits: number; events: number }> {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const read = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    return { commits: read('eventflow_append_commit_events_count'), events: read('eventflow_append_commit_events_sum') };
   }
 
   async stop(): Promise<void> {
@@ -134,6 +212,10 @@ export class Receiver {
 
   constructor() {
     this.#child = fork(path.join(root, 'bench/receiver-process.ts'), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
   }
 
   async start(): Promise<this> {
