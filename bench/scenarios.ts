@@ -71,13 +71,14 @@ export function ingestBatch(databaseUrl: string, events: number, env?: Record<st
   );
 }
 
-export function ingestSingle(databaseUrl: string, events: number, env?: Record<string, string>): Promise<Measured> {
+/** 16 clients sending one event per request, the i-th request to stream i % `streams`. */
+export function ingestSingle(databaseUrl: string, events: number, env?: Record<string, string>, streams = 1): Promise<Measured> {
   return withService(databaseUrl, async (service, api) => {
-    await createStream(api, 'single');
+    for (let s = 0; s < streams; s++) await createStream(api, `single-${s}`);
     const latencies: number[] = [];
-    const send = async () => {
+    const send = async (index: number) => {
       const started = performance.now();
-      const response = await api.call('POST', '/v1/streams/single/events', sampleEvent);
+      const response = await api.call('POST', `/v1/streams/single-${index % streams}/events`, sampleEvent);
       if (response.status !== 201) throw new Error(`ingest: ${response.status}`);
       latencies.push(performance.now() - started);
     };
