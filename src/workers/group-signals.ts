@@ -16,8 +16,9 @@ interface Waiter {
  *   starts, so it stops starting deliveries right after such a change commits, without a
  *   query per delivery. It also re-reads the group at every chunk, so a missed
  *   notification (listener reconnecting) only delays the stop to the chunk's end.
- * - every append commit NOTIFYs `eventflow_appends` with its stream, so a run that has
- *   caught up waits for new events here instead of ending and being scheduled again.
+ * - after appends commit, the API process NOTIFYs `eventflow_appends` with their streams
+ *   (append-notifier.ts), so a run that has caught up waits for new events here instead
+ *   of ending and being scheduled again.
  */
 export class GroupSignals {
   readonly #versions = new Map<string, number>();
