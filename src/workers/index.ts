@@ -30,11 +30,11 @@ const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 
 /**
  * A dispatch batch is handled at most every 20 ms. Appends NOTIFY the dispatch queue
- * (append-notifier.ts), and a notified pg-boss worker fetches again at once, so under steady ingest the
- * worker looped fetch, dispatch, complete for one or two jobs at a time: with this
- * spacing, 16 single-event clients measured ~3,900 events/s instead of ~3,300 (npm run
- * bench). The first append after a quiet spell is still dispatched at once, and a run
- * that is delivering hears appends to its streams directly (GroupSignals).
+ * (append-notifier.ts), and a notified pg-boss worker fetches again at once, so under
+ * steady ingest the worker looped fetch, dispatch, complete for one or two jobs at a
+ * time: with this spacing, 16 single-event clients measured ~3,900 events/s instead of
+ * ~3,300 (npm run bench). The first append after a quiet spell is still dispatched at
+ * once, and a run that is delivering hears appends to its streams directly (GroupSignals).
  */
 const DISPATCH_MIN_SPACING_MS = 20;
 
