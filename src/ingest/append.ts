@@ -121,17 +121,17 @@ export class Appender {
   }
 }
 
-/**
- * The fast path: every event new, all of them in one statement (append-statement.ts).
- * Undefined when some id is already stored: then appendTogether looks the ids up and
- * answers duplicates and conflicts per request.
- */
 /** What a commit answers each of its requests, and the stream it wrote to. */
 interface Committed {
   streamId: string;
   outcomes: (Appended[] | EventFlowError)[];
 }
 
+/**
+ * The fast path: every event new, all of them in one statement (append-statement.ts).
+ * Undefined when some id is already stored: then appendTogether looks the ids up and
+ * answers duplicates and conflicts per request.
+ */
 async function appendAllNew(db: Database, target: AppendTarget, requests: EventToAppend[][]): Promise<Committed | undefined> {
   const rows = statementRows(requests.flat());
   let appended: Awaited<ReturnType<typeof appendInOneStatement>>;
