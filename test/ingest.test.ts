@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, PLATFORM_TOKEN, type TestApp } from './helpers/app.ts';
 import { ApiClient, createTenant, type Tenant } from './helpers/client.ts';
+import { scrape } from './helpers/metrics.ts';
 
 let ctx: TestApp;
 let platform: ApiClient;
@@ -24,9 +25,8 @@ async function countEvents(stream: string): Promise<number> {
 
 /** The append commits and the events they wrote, from /metrics. */
 async function commitMetrics(): Promise<{ commits: number; events: number }> {
-  const text = await (await fetch(`${ctx.url}/metrics`)).text();
-  const read = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
-  return { commits: read('eventflow_append_commit_events_count'), events: read('eventflow_append_commit_events_sum') };
+  const histogram = (await scrape(ctx.url)).get('eventflow_append_commit_events')?.metrics[0];
+  return { commits: Number(histogram?.count), events: Number(histogram?.sum) };
 }
 
 beforeAll(async () => {

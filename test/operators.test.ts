@@ -1,9 +1,9 @@
 import { validate } from '@readme/openapi-parser';
-import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, PLATFORM_TOKEN, type TestApp } from './helpers/app.ts';
 import { ApiClient, createTenant, type Tenant } from './helpers/client.ts';
 import { eventually } from './helpers/eventually.ts';
+import { scrape as scrapeMetrics } from './helpers/metrics.ts';
 import { Receiver } from './helpers/receiver.ts';
 
 let ctx: TestApp;
@@ -21,11 +21,7 @@ afterAll(async () => {
   await receiver?.stop();
 });
 
-async function scrape(): Promise<Map<string, ReturnType<typeof parsePrometheusTextFormat>[number]>> {
-  const response = await fetch(`${ctx.url}/metrics`);
-  expect(response.headers.get('content-type')).toContain('text/plain');
-  return new Map(parsePrometheusTextFormat(await response.text()).map((family) => [family.name, family]));
-}
+const scrape = () => scrapeMetrics(ctx.url);
 
 const sum = (family: { metrics: { value: string; labels?: Record<string, string> }[] } | undefined, labels: Record<string, string> = {}) =>
   (family?.metrics ?? [])
