@@ -4,6 +4,7 @@ import { createServer as createNetServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import pg from 'pg';
 import { Pool } from 'undici';
 
@@ -51,38 +52,44 @@ export interface CpuShare {
 
 const CLOCK_TICKS_PER_SECOND = 100; // getconf CLK_TCK on Linux
 
-/** utime + stime of a process (and of its reaped children with `children`), in seconds. */
-function processCpuSeconds(pid: number, children = false): number {
+interface ProcStat {
+  name: string;
+  parent: number;
+  /** utime + stime, in seconds. */
+  cpu: number;
+  /** cutime + cstime: the children it has reaped, in seconds. */
+  childrenCpu: number;
+}
+
+/** /proc/<pid>/stat, the fields these measurements use. */
+function procStat(pid: number | string): ProcStat {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after "pid (comm) ": state is [0], utime [11], stime [12], cutime [13], cstime [14].
+  // Fields after "pid (comm) ": state is [0], ppid [1], utime [11], stime [12], cutime [13], cstime [14].
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-  const ticks = fields[11]! + fields[12]! + (children ? fields[13]! + fields[14]! : 0);
-  return ticks / CLOCK_TICKS_PER_SECOND;
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    parent: fields[1]!,
+    cpu: (fields[11]! + fields[12]!) / CLOCK_TICKS_PER_SECOND,
+    childrenCpu: (fields[13]! + fields[14]!) / CLOCK_TICKS_PER_SECOND,
+  };
 }
 
 /** Every postgres process on this machine, live backends and (through the postmaster) exited ones. */
 function postgresCpuSeconds(): number | undefined {
-  const processes = readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .flatMap((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        return name === 'postgres' ? [{ pid: Number(pid), parent }] : [];
-      } catch {
-        return []; // exited while listed
-      }
-    });
-  if (processes.length === 0) return undefined;
-  const pids = new Set(processes.map((p) => p.pid));
-  return processes.reduce((sum, p) => {
+  const processes = new Map<number, ProcStat>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
     try {
-      return sum + processCpuSeconds(p.pid, !pids.has(p.parent));
+      const stat = procStat(entry);
+      if (stat.name === 'postgres') processes.set(Number(entry), stat);
     } catch {
-      return sum;
+      // exited while listed
     }
-  }, 0);
+  }
+  if (processes.size === 0) return undefined;
+  let seconds = 0;
+  for (const stat of processes.values()) seconds += stat.cpu + (processes.has(stat.parent) ? 0 : stat.childrenCpu);
+  return seconds;
 }
 
 /** Measures where the machine's CPU goes while `run` runs: EventFlow, Postgres, the bench (and its receiver). */
@@ -90,9 +97,9 @@ export async function measureCpu<T>(pids: { eventflow?: number; receiver?: numbe
   const read = () => {
     const own = process.cpuUsage();
     return {
-      eventflow: pids.eventflow === undefined ? undefined : processCpuSeconds(pids.eventflow),
+      eventflow: pids.eventflow === undefined ? undefined : procStat(pids.eventflow).cpu,
       postgres: postgresCpuSeconds(),
-      bench: (own.user + own.system) / 1e6 + (pids.receiver === undefined ? 0 : processCpuSeconds(pids.receiver)),
+      bench: (own.user + own.system) / 1e6 + (pids.receiver === undefined ? 0 : procStat(pids.receiver).cpu),
       at: performance.now(),
     };
   };
@@ -100,11 +107,12 @@ export async function measureCpu<T>(pids: { eventflow?: number; receiver?: numbe
   const result = await run();
   const after = read();
   const seconds = (after.at - before.at) / 1000;
+  const cores = (from: number | undefined, to: number | undefined) => (from === undefined || to === undefined ? undefined : (to - from) / seconds);
   return {
     result,
     cpu: {
-      eventflow: before.eventflow === undefined || after.eventflow === undefined ? undefined : (after.eventflow - before.eventflow) / seconds,
-      postgres: before.postgres === undefined || after.postgres === undefined ? undefined : (after.postgres - before.postgres) / seconds,
+      eventflow: cores(before.eventflow, after.eventflow),
+      postgres: cores(before.postgres, after.postgres),
       bench: (after.bench - before.bench) / seconds,
       cores: availableParallelism(),
     },
@@ -159,9 +167,9 @@ export class ServiceProcess {
 
   /** Append commits so far and the events they wrote (its eventflow_append_commit_events). */
   async appendCommits(): Promise<{ commits: number; events: number }> {
-    const text = await (await fetch(`${this.url}/metrics`)).text();
-    const read = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
-    return { commits: read('eventflow_append_commit_events_count'), events: read('eventflow_append_commit_events_sum') };
+    const families = parsePrometheusTextFormat(await (await fetch(`${this.url}/metrics`)).text());
+    const histogram = families.find((family) => family.name === 'eventflow_append_commit_events')?.metrics[0];
+    return { commits: Number(histogram?.count ?? 0), events: Number(histogram?.sum ?? 0) };
   }
 
   async stop(): Promise<void> {
